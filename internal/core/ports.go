@@ -1,0 +1,109 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+// ErrAuditUnavailable is what an Auditor returns (wrapped) when it cannot
+// record an event. The core refuses dangerous operations on it.
+var ErrAuditUnavailable = errors.New("audit ledger unavailable")
+
+// Receipt proves an event was durably recorded.
+type Receipt struct {
+	Seq  uint64
+	Hash [32]byte
+}
+
+// Auditor durably records events before the core acts on them and lets the
+// core rebuild its state from them on start. The ledger fits it (adapter in
+// cmd/). Append returns only after the event is durable; on failure it
+// returns an error wrapping ErrAuditUnavailable, promptly.
+type Auditor interface {
+	Append(ctx context.Context, event []byte) (Receipt, error)
+	// Replay calls fn for every recorded event in order, from seq 1.
+	Replay(ctx context.Context, fn func(seq uint64, event []byte) error) error
+}
+
+// BotMeta is what a driver is told about the command it executes.
+type BotMeta struct {
+	Bot       string
+	CommandID string
+	TraceID   string
+	RunID     string
+}
+
+// Driver controls one kind of bot (sim, exec, http). Every call must be
+// safe to retry with the same CommandID: the bot sees the same id.
+type Driver interface {
+	Start(ctx context.Context, m BotMeta, mode lifecycle.Mode) error
+	Stop(ctx context.Context, m BotMeta) error
+	Pause(ctx context.Context, m BotMeta) error
+	Resume(ctx context.Context, m BotMeta, mode lifecycle.Mode) error
+	Apply(ctx context.Context, m BotMeta, configRef string) error
+	Status(ctx context.Context, bot string) (BotStatus, error)
+}
+
+// BotStatus is what a driver reports of a bot's process.
+type BotStatus struct {
+	Alive   bool           // process/endpoint is up and running its strategy
+	Stopped bool           // fully stopped (ends STOPPING)
+	Paused  bool           // paused
+	Mode    lifecycle.Mode // mode it runs in, when alive
+	Detail  string         // free text for diagnosis (already redacted)
+}
+
+// ActionRequest is a non-bot operation the core asks an outside system to
+// carry out (kill-switch push, gate override, monitoring disable, secret
+// rotation by reference, destructive data op).
+type ActionRequest struct {
+	Op        Op
+	Target    string
+	Params    Params
+	CommandID string
+	TraceID   string
+	Actor     string
+}
+
+// Actions carries out non-bot operations. Run must be idempotent per
+// CommandID.
+type Actions interface {
+	Run(ctx context.Context, req ActionRequest) error
+}
+
+// Bundler builds a support bundle for a target and returns a reference
+// (file name) and the SHA-256 of the bundle and of its manifest.
+type Bundler interface {
+	Build(ctx context.Context, req BundleRequest) (BundleResult, error)
+}
+
+// BundleRequest asks for a support bundle.
+type BundleRequest struct {
+	Target    string
+	Actor     string
+	Reason    string
+	CommandID string
+}
+
+// BundleResult describes a built bundle.
+type BundleResult struct {
+	Path           string
+	SHA256         string
+	ManifestSHA256 string
+}
+
+// Clock is the core's source of time; tests use a fake.
+type Clock interface {
+	Now() time.Time
+}
+
+// Notice is a change the core announces to adapters (Slack, SSE) after it
+// is recorded in the ledger.
+type Notice struct {
+	Seq       uint64 // ledger seq of the event
+	EventType string // audit event type, e.g. "bot.state.transition"
+	Event     []byte // the recorded event JSON
+}
