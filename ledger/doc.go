@@ -1,0 +1,26 @@
+// Package ledger is Botwarden's audit ledger: an append-only, hash-chained,
+// Merkle-checkpointed log of audit events stored in Badger, that an auditor
+// can verify offline with nothing but the ledger's public key.
+//
+// How the parts fit:
+//
+//   - Every entry has a dense sequence number (1, 2, …), the event bytes
+//     exactly as given (one compact JSON object), its append time (UTC,
+//     nanoseconds), the previous entry's chain hash and its own chain hash
+//     (see ChainHash). The chain hashes are the leaves of an RFC 6962 Merkle
+//     tree maintained with golang.org/x/mod/sumdb/tlog; its stored hashes
+//     live in Badger next to the entries, written in the same transaction.
+//   - Append is durable before it returns: one sequencer goroutine owns the
+//     head and group-commits every waiting append into one synced Badger
+//     transaction, then wakes the waiters with their receipts.
+//   - The head (size and Merkle root) is signed as a C2SP tlog-checkpoint
+//     (a signed note, golang.org/x/mod/sumdb/note, ed25519) on a schedule
+//     and on demand. Every checkpoint is kept; the latest is also written to
+//     a file beside the database so that Open refuses a log that is shorter
+//     than, or forked from, what it has already signed.
+//   - Verify re-walks entries, links and the stored Merkle hashes; Export
+//     streams entries as JSON Lines plus a trailer; VerifyExport checks an
+//     export offline against a signed checkpoint and a verifier key.
+//
+// docs/ledger.md is the byte-level specification of all of it.
+package ledger

@@ -1,0 +1,131 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Domain is the domain-separation prefix of every chain hash. It is
+// followed by one 0x00 byte (see ChainHash).
+const Domain = "botwarden-ledger-v1"
+
+// MaxEventSize is the largest event Append accepts, in bytes.
+const MaxEventSize = 256 << 10
+
+// The errors callers branch on.
+var (
+	// ErrUnavailable means the ledger cannot record anything right now
+	// (closed, disk full, read-only, write failure). Callers refuse
+	// dangerous operations on it.
+	ErrUnavailable = errors.New("ledger unavailable")
+	// ErrInvalidEvent means the event is not one compact JSON object of at
+	// most MaxEventSize bytes. Nothing was recorded.
+	ErrInvalidEvent = errors.New("invalid ledger event")
+	// ErrRollback means the stored log is shorter than, or has a different
+	// Merkle root from, a checkpoint this ledger already signed.
+	ErrRollback = errors.New("ledger rollback or fork detected")
+	// ErrLocked means another process (usually the running service) holds
+	// the ledger's database lock.
+	ErrLocked = errors.New("ledger locked by another process")
+	// ErrNotFound means the requested sequence number or checkpoint does not
+	// exist.
+	ErrNotFound = errors.New("not found")
+	// ErrTampered is wrapped by every verification failure (*VerifyError).
+	ErrTampered = errors.New("ledger verification failed")
+)
+
+// Entry is one stored ledger entry.
+type Entry struct {
+	Seq   uint64
+	Time  time.Time // append time, UTC, nanosecond precision
+	Prev  [32]byte  // chain hash of entry Seq-1; zero for Seq 1
+	Hash  [32]byte  // ChainHash of this entry
+	Event []byte    // the event bytes exactly as appended
+}
+
+// ChainHash returns SHA-256(Domain || 0x00 || seq (8 bytes BE) ||
+// unixNano (8 bytes BE) || prev (32 bytes) || event).
+func ChainHash(seq uint64, unixNano int64, prev [32]byte, event []byte) [32]byte {
+	var hdr [len(Domain) + 1 + 8 + 8 + 32]byte
+	n := copy(hdr[:], Domain)
+	n++ // 0x00 separator
+	binary.BigEndian.PutUint64(hdr[n:], seq)
+	binary.BigEndian.PutUint64(hdr[n+8:], uint64(unixNano))
+	copy(hdr[n+16:], prev[:])
+	h := sha256.New()
+	h.Write(hdr[:])
+	h.Write(event)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// entryHeaderSize is the stored value prefix: time(8) prev(32) hash(32).
+const entryHeaderSize = 8 + 32 + 32
+
+// Badger key prefixes. Sequence numbers and tlog indexes are 8-byte big
+// endian so that key order is numeric order.
+const (
+	prefixEntry      = 'e' // e<seq>        -> time prev hash event
+	prefixHash       = 'h' // h<tlog index> -> 32-byte stored Merkle hash
+	prefixCheckpoint = 'c' // c<size>       -> signed checkpoint note
+)
+
+func key(prefix byte, n uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = prefix
+	binary.BigEndian.PutUint64(k[1:], n)
+	return k
+}
+
+func keyNum(k []byte) uint64 { return binary.BigEndian.Uint64(k[1:]) }
+
+// encodeEntry lays out a stored value: unixNano, prev, hash, event.
+func encodeEntry(unixNano int64, prev, hash [32]byte, event []byte) []byte {
+	v := make([]byte, entryHeaderSize+len(event))
+	binary.BigEndian.PutUint64(v, uint64(unixNano))
+	copy(v[8:], prev[:])
+	copy(v[40:], hash[:])
+	copy(v[entryHeaderSize:], event)
+	return v
+}
+
+// decodeEntry splits a stored value; the event aliases v.
+func decodeEntry(seq uint64, v []byte) (Entry, error) {
+	if len(v) < entryHeaderSize {
+		return Entry{}, fmt.Errorf("entry %d: stored value of %d bytes is too short", seq, len(v))
+	}
+	e := Entry{Seq: seq, Time: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), Event: v[entryHeaderSize:]}
+	copy(e.Prev[:], v[8:40])
+	copy(e.Hash[:], v[40:72])
+	return e, nil
+}
+
+// ValidateEvent reports whether event is acceptable to Append: one JSON
+// object, compact (no insignificant whitespace), at most MaxEventSize bytes.
+func ValidateEvent(event []byte) error {
+	switch {
+	case len(event) == 0:
+		return fmt.Errorf("%w: empty", ErrInvalidEvent)
+	case len(event) > MaxEventSize:
+		return fmt.Errorf("%w: %d bytes exceeds the %d-byte limit", ErrInvalidEvent, len(event), MaxEventSize)
+	case event[0] != '{':
+		return fmt.Errorf("%w: not a JSON object", ErrInvalidEvent)
+	case !json.Valid(event):
+		return fmt.Errorf("%w: not valid JSON", ErrInvalidEvent)
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(event))
+	if err := json.Compact(&buf, event); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+	}
+	if !bytes.Equal(buf.Bytes(), event) {
+		return fmt.Errorf("%w: not compact JSON (insignificant whitespace)", ErrInvalidEvent)
+	}
+	return nil
+}

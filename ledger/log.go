@@ -1,0 +1,166 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Receipt proves an event was durably recorded: its sequence number and
+// chain hash.
+type Receipt struct {
+	Seq  uint64
+	Hash [32]byte
+}
+
+// Head is the state of the log after its last committed entry.
+type Head struct {
+	Size uint64    // number of entries = seq of the last one
+	Root tlog.Hash // RFC 6962 Merkle root over the chain hashes
+	Hash [32]byte  // chain hash of the last entry (zero when empty)
+	Time time.Time // append time of the last entry (zero when empty)
+}
+
+// Log is an open ledger. Its methods are safe for concurrent use.
+type Log struct {
+	dir      string
+	db       *badger.DB
+	opts     Options
+	signer   note.Signer
+	verifier note.Verifier
+	vkey     string
+
+	reqs    chan *appendReq
+	closing chan struct{}
+	seqDone chan struct{} // closed when the sequencer exits
+	cpDone  chan struct{} // closed when the checkpointer exits
+	cpKick  chan struct{}
+	once    sync.Once
+
+	mu     sync.RWMutex
+	head   Head
+	broken error // set after a failed commit; appends refused until reopen
+
+	cpMu     sync.Mutex // serialises signing and storing checkpoints
+	latestCP atomic.Pointer[signedCheckpoint]
+}
+
+type signedCheckpoint struct {
+	Checkpoint
+	note []byte
+}
+
+// Open opens (creating if needed) the ledger kept in data folder dir: the
+// Badger database in dir/ledger, the signing key in dir/ledger.key and the
+// latest signed checkpoint in dir/ledger.checkpoint. It recovers to the
+// last committed entry and refuses (ErrRollback) a log that is shorter than
+// or forked from its latest signed checkpoint; it returns ErrLocked when
+// another process holds the database.
+func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("%w: create data folder: %w", ErrUnavailable, err)
+	}
+	if err := checkWritable(dir, 0); err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+	}
+	signer, verifier, vkey, err := loadOrCreateKey(dir, opts.KeyName)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+	}
+	db, err := badger.Open(badgerOptions(filepath.Join(dir, badgerDirName), opts))
+	if err != nil {
+		return nil, classifyOpenError(dir, err)
+	}
+	l := &Log{
+		dir: dir, db: db, opts: opts, signer: signer, verifier: verifier, vkey: vkey,
+		reqs: make(chan *appendReq, 4*opts.MaxBatch), closing: make(chan struct{}),
+		seqDone: make(chan struct{}), cpDone: make(chan struct{}), cpKick: make(chan struct{}, 1),
+	}
+	if err := l.recover(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+	}
+	go l.sequence()
+	go l.checkpointLoop()
+	return l, nil
+}
+
+func classifyOpenError(dir string, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Cannot acquire directory lock"):
+		return fmt.Errorf("open ledger %s: %w (is `botwarden serve` running?)", dir, ErrLocked)
+	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOSPC),
+		strings.Contains(msg, "read-only"), strings.Contains(msg, "permission denied"),
+		strings.Contains(msg, "no space left"):
+		return fmt.Errorf("open ledger %s: %w: %v", dir, ErrUnavailable, err)
+	}
+	return fmt.Errorf("open ledger %s: %w", dir, err)
+}
+
+// Close cuts a final checkpoint if the log grew since the last one, stops
+// the ledger's goroutines and closes the database. Appends waiting or
+// arriving during Close fail with ErrUnavailable.
+func (l *Log) Close() error {
+	var err error
+	l.once.Do(func() {
+		close(l.closing)
+		<-l.seqDone
+		<-l.cpDone
+		if h := l.Head(); h.Size > l.latestSize() {
+			if _, cerr := l.cutCheckpoint(h.Size); cerr != nil {
+				err = fmt.Errorf("final checkpoint: %w", cerr)
+			}
+		}
+		if cerr := l.db.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close ledger database: %w", cerr)
+		}
+	})
+	return err
+}
+
+// Head returns the state after the last committed entry.
+func (l *Log) Head() Head {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.head
+}
+
+// Dir returns the data folder the log was opened on.
+func (l *Log) Dir() string { return l.dir }
+
+// VerifierKey returns the note verifier key of the ledger's signing key,
+// "name+hash+base64": what an auditor passes to VerifyExport.
+func (l *Log) VerifierKey() string { return l.vkey }
+
+// Origin returns the checkpoint origin line (the signing key's name).
+func (l *Log) Origin() string { return l.signer.Name() }
+
+// checkWritable refuses a read-only file system and, when need > 0, one
+// with less than need bytes free.
+func checkWritable(dir string, need uint64) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("%w: statfs: %w", ErrUnavailable, err)
+	}
+	const stRdonly = 0x1 // ST_RDONLY
+	if st.Flags&stRdonly != 0 {
+		return fmt.Errorf("%w: %s is on a read-only file system", ErrUnavailable, dir)
+	}
+	if free := st.Bavail * uint64(st.Bsize); need > 0 && free < need {
+		return fmt.Errorf("%w: disk nearly full: %d bytes free, the ledger keeps %d in reserve", ErrUnavailable, free, need)
+	}
+	return nil
+}

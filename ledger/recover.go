@@ -1,0 +1,175 @@
+package ledger
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/dgraph-io/badger/v4"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// recover rebuilds the head from what is on disk and checks it against the
+// latest signed checkpoint. Badger commits each group of entries and their
+// Merkle hashes atomically, so the last stored entry is the last complete
+// one; nothing needs repair, only checking.
+func (l *Log) recover(ctx context.Context) error {
+	return l.db.View(func(txn *badger.Txn) error {
+		size, last, err := lastEntry(txn)
+		if err != nil {
+			return err
+		}
+		if err := checkHashCount(txn, size); err != nil {
+			return err
+		}
+		root, err := tlog.TreeHash(int64(size), txnHashReader{txn: txn})
+		if err != nil {
+			return fmt.Errorf("merkle root at size %d: %w", size, err)
+		}
+		l.head = Head{Size: size, Root: root}
+		if size > 0 {
+			l.head.Hash, l.head.Time = last.Hash, last.Time
+		}
+		cp, err := l.loadLatestCheckpoint(txn)
+		if err != nil {
+			return err
+		}
+		if cp == nil {
+			return nil
+		}
+		if err := l.checkAgainst(txn, cp); err != nil {
+			return err
+		}
+		l.latestCP.Store(cp)
+		return nil
+	})
+}
+
+// lastEntry finds the highest stored seq. Its value is copied.
+func lastEntry(txn *badger.Txn) (uint64, Entry, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixEntry}})
+	defer it.Close()
+	it.Seek(key(prefixEntry, math.MaxUint64))
+	if !it.Valid() {
+		return 0, Entry{}, nil
+	}
+	seq := keyNum(it.Item().Key())
+	v, err := it.Item().ValueCopy(nil)
+	if err != nil {
+		return 0, Entry{}, fmt.Errorf("read entry %d: %w", seq, err)
+	}
+	e, err := decodeEntry(seq, v)
+	return seq, e, err
+}
+
+// checkHashCount checks that exactly the Merkle hashes of size entries are
+// stored: entries and hashes are written in one transaction, so anything
+// else means the database was altered outside the ledger.
+func checkHashCount(txn *badger.Txn, size uint64) error {
+	want := tlog.StoredHashCount(int64(size))
+	if want > 0 {
+		if _, err := txn.Get(key(prefixHash, uint64(want-1))); err != nil {
+			return fmt.Errorf("%w: %d entries but Merkle hash %d is missing: %v", ErrTampered, size, want-1, err)
+		}
+	}
+	if _, err := txn.Get(key(prefixHash, uint64(want))); err == nil {
+		return fmt.Errorf("%w: %d entries but Merkle hashes for more are stored: entries after seq %d are missing", ErrTampered, size, size)
+	}
+	return nil
+}
+
+// loadLatestCheckpoint returns the larger of the latest checkpoint stored
+// in Badger and the one in the checkpoint file beside it (which survives a
+// restore of an older database), after checking its signature.
+func (l *Log) loadLatestCheckpoint(txn *badger.Txn) (*signedCheckpoint, error) {
+	var best *signedCheckpoint
+	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixCheckpoint}, PrefetchValues: false})
+	it.Seek(key(prefixCheckpoint, math.MaxUint64))
+	if it.Valid() {
+		v, err := it.Item().ValueCopy(nil)
+		if err == nil {
+			best, err = l.parseSigned(v)
+		}
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("stored checkpoint %d: %w", keyNum(it.Item().Key()), err)
+		}
+	}
+	it.Close()
+	path := filepath.Join(l.dir, checkpointFileName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return best, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	fc, err := l.parseSigned(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if best == nil || fc.Size > best.Size {
+		best = fc
+	}
+	return best, nil
+}
+
+func (l *Log) parseSigned(b []byte) (*signedCheckpoint, error) {
+	c, err := openCheckpoint(b, l.verifier)
+	if err != nil {
+		return nil, err
+	}
+	return &signedCheckpoint{Checkpoint: c, note: b}, nil
+}
+
+// checkAgainst refuses a log that does not extend checkpoint cp.
+func (l *Log) checkAgainst(txn *badger.Txn, cp *signedCheckpoint) error {
+	if cp.Size > l.head.Size {
+		return fmt.Errorf("%w: the log holds %d entries but this ledger already signed a checkpoint at size %d (root %s): entries %d..%d are missing, e.g. an older backup was restored; see docs/ledger.md \"Recovery\"",
+			ErrRollback, l.head.Size, cp.Size, hex.EncodeToString(cp.Root[:]), l.head.Size+1, cp.Size)
+	}
+	root, err := tlog.TreeHash(int64(cp.Size), txnHashReader{txn: txn})
+	if err != nil {
+		return fmt.Errorf("merkle root at size %d: %w", cp.Size, err)
+	}
+	if root != cp.Root {
+		return fmt.Errorf("%w: the log's Merkle root at size %d is %s but this ledger signed %s: the stored history differs from the signed one (swapped or altered folder); see docs/ledger.md \"Recovery\"",
+			ErrRollback, cp.Size, hex.EncodeToString(root[:]), hex.EncodeToString(cp.Root[:]))
+	}
+	return nil
+}
+
+// txnHashReader reads stored Merkle hashes, first from pending (hashes
+// written earlier in the same batch), then from the transaction.
+type txnHashReader struct {
+	txn     *badger.Txn
+	pending map[int64]tlog.Hash
+}
+
+// ReadHashes implements tlog.HashReader.
+func (r txnHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, idx := range indexes {
+		if h, ok := r.pending[idx]; ok {
+			out[i] = h
+			continue
+		}
+		item, err := r.txn.Get(key(prefixHash, uint64(idx)))
+		if err != nil {
+			return nil, fmt.Errorf("merkle hash %d: %w", idx, err)
+		}
+		if err := item.Value(func(v []byte) error {
+			if len(v) != tlog.HashSize {
+				return fmt.Errorf("merkle hash %d: %d bytes", idx, len(v))
+			}
+			copy(out[i][:], v)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
