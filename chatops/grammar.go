@@ -87,8 +87,11 @@ func Parse(text string) (Request, error) {
 		return Request{}, err
 	}
 	r := Request{Verb: v.name, Op: v.op, Reason: l.flags["reason"], ID: l.flags["id"]}
+	if len(r.Reason) > maxReason {
+		return Request{}, fmt.Errorf("%w: --reason is longer than %d bytes; shorten it", ErrSyntax, maxReason)
+	}
 	if r.ID != "" && !idRE.MatchString(r.ID) {
-		return Request{}, fmt.Errorf("%w: --id must be 1-64 letters, digits or . _ : -", ErrSyntax)
+		return Request{}, fmt.Errorf("%w: --id must be 1-64 letters, digits or . _ : - and start with a letter or digit", ErrSyntax)
 	}
 	if err := v.build(&r, l.args, l.flags); err != nil {
 		return Request{}, fmt.Errorf("%w: %s: %v; usage: %s", ErrSyntax, v.name, err, v.usage())
@@ -96,7 +99,10 @@ func Parse(text string) (Request, error) {
 	return r, nil
 }
 
-var idRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+// maxReason is the contract's bound on a command's reason.
+const maxReason = 500
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
 
 func (v verb) usage() string {
 	u := v.name
@@ -199,7 +205,9 @@ func firstWords() []string {
 	return out
 }
 
-var scopeRE = regexp.MustCompile(`^(global|group:[A-Za-z0-9_.-]{1,64}|[A-Za-z0-9_.-]{1,64})$`)
+var scopeRE = regexp.MustCompile(`^(global|group:[A-Za-z0-9][A-Za-z0-9_.-]{0,63}|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$`)
+
+var gateRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 
 // parseScope normalises a target: "global", "group:NAME", "bot:ID" or a
 // bare bot id (returned without the "bot:" prefix).
@@ -332,7 +340,7 @@ func buildGateOverride(r *Request, args []string, f map[string]string) error {
 	if err := wantArgs(args, 1, 1); err != nil {
 		return err
 	}
-	if !scopeRE.MatchString(args[0]) || strings.Contains(args[0], ":") {
+	if !gateRE.MatchString(args[0]) {
 		return fmt.Errorf("%q is not a gate name", args[0])
 	}
 	r.Params.Gate = args[0]

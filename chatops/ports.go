@@ -46,9 +46,3 @@ type Ledger interface {
 	// returns the signed checkpoint the export verifies against.
 	Export(ctx context.Context, w io.Writer, from, to uint64) (note []byte, err error)
 }
-
-// Bundles finds the file a support-bundle command produced, so the adapter
-// can upload it to the requester. Path is a local file.
-type Bundles interface {
-	Find(ctx context.Context, commandID string) (path string, err error)
-}

@@ -1,0 +1,93 @@
+package chatops
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/slack-go/slack"
+
+	"github.com/botwarden/botwarden/internal/core"
+)
+
+// checkpoints batches signed ledger checkpoints for the audit channel. A
+// later checkpoint commits to everything an earlier one did, so a batch
+// posts only the newest note, saying how many it stands for.
+type checkpoints struct {
+	mu      sync.Mutex
+	pending []byte
+	count   int
+	posted  []byte // the last note posted to Slack: the outside copy
+}
+
+// PostCheckpoint queues a signed checkpoint note from the ledger's
+// checkpoint hook; Run posts the newest queued note to the audit channel
+// every CheckpointInterval. It never blocks.
+func (a *Adapter) PostCheckpoint(note []byte) {
+	a.ckpt.mu.Lock()
+	defer a.ckpt.mu.Unlock()
+	a.ckpt.pending = bytes.Clone(note)
+	a.ckpt.count++
+}
+
+// flushCheckpoint posts the newest pending checkpoint, if any.
+func (a *Adapter) flushCheckpoint(ctx context.Context) {
+	a.ckpt.mu.Lock()
+	note, n := a.ckpt.pending, a.ckpt.count
+	a.ckpt.mu.Unlock()
+	if note == nil || a.cfg.AuditChannel == "" {
+		return
+	}
+	text := fmt.Sprintf(":closed_lock_with_key: *Ledger checkpoint* (%d since the last post). Save it as a file and check the ledger with `botwarden ledger verify --since-checkpoint FILE`:\n```%s```", n, esc(string(note)))
+	err := a.call(ctx, "chat.postMessage", func(ctx context.Context) error {
+		_, _, err := a.api.PostMessageContext(ctx, a.cfg.AuditChannel, slack.MsgOptionText(text, false))
+		return err
+	})
+	if err != nil {
+		a.log.Warn().Err(err).Msg("checkpoint post failed; will retry at the next interval")
+		return
+	}
+	a.ckpt.mu.Lock()
+	defer a.ckpt.mu.Unlock()
+	a.ckpt.posted = note
+	if bytes.Equal(a.ckpt.pending, note) {
+		a.ckpt.pending, a.ckpt.count = nil, 0
+	}
+}
+
+// verifyAgainstPosted checks the ledger against the last checkpoint this
+// adapter posted to Slack.
+func (a *Adapter) verifyAgainstPosted(ctx context.Context) string {
+	a.ckpt.mu.Lock()
+	note := a.ckpt.posted
+	a.ckpt.mu.Unlock()
+	if note == nil {
+		return ":grey_question: No checkpoint has been posted to Slack by this process yet; verify against a saved one with `botwarden ledger verify --since-checkpoint FILE`."
+	}
+	if err := a.ledger.VerifyAgainst(ctx, note); err != nil {
+		return fmt.Sprintf(":rotating_light: *Ledger does NOT match the last checkpoint posted to Slack*: %s\n```%s```", esc(err.Error()), esc(string(note)))
+	}
+	return fmt.Sprintf(":white_check_mark: The ledger is consistent with the last checkpoint posted to Slack:\n```%s```", esc(string(note)))
+}
+
+// export uploads a ledger export with the checkpoint it verifies against.
+func (a *Adapter) export(ctx context.Context, sc slack.SlashCommand, req Request, s core.Snapshot) []slack.Block {
+	var buf bytes.Buffer
+	note, err := a.ledger.Export(ctx, &buf, req.From, req.To)
+	if err != nil {
+		return errorBlocks("Ledger export failed: "+err.Error(), "Run `botwarden ledger export` on the host."+a.runbookHint("ledger-unavailable"), &s)
+	}
+	name := fmt.Sprintf("ledger-%s-%d-%d.jsonl", s.Environment, req.From, req.To)
+	err = a.call(ctx, "files.upload", func(ctx context.Context) error {
+		_, err := a.api.UploadFileContext(ctx, slack.UploadFileParameters{
+			Reader: bytes.NewReader(buf.Bytes()), FileSize: buf.Len(), Filename: name, Title: name,
+			Channel: sc.ChannelID, InitialComment: "Ledger export; checkpoint:\n```" + string(note) + "```",
+		})
+		return err
+	})
+	if err != nil {
+		return errorBlocks("Could not upload the export: "+err.Error(), "Invite the app to this channel, or export on the host.", &s)
+	}
+	return []slack.Block{slack.NewSectionBlock(mrkdwn(fmt.Sprintf(":page_facing_up: Exported %d bytes as `%s`.", buf.Len(), name)), nil, nil), contextLine(s)}
+}
