@@ -106,4 +106,7 @@ type Notice struct {
 	Seq       uint64 // ledger seq of the event
 	EventType string // audit event type, e.g. "bot.state.transition"
 	Event     []byte // the recorded event JSON
+	// Dropped counts notices this subscriber lost (its buffer was full)
+	// since the previous notice it received. Non-zero means: re-read state.
+	Dropped uint64
 }

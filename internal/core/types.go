@@ -100,6 +100,10 @@ const (
 	ReasonChallengeClosed   Reason = "challenge_closed"
 	ReasonDriver            Reason = "driver_error"
 	ReasonBusy              Reason = "busy"
+	ReasonInterrupted       Reason = "interrupted"  // intent recorded, result never: found on start
+	ReasonUnavailable       Reason = "unavailable"  // no Actions/Bundler configured for this op
+	ReasonPolicyLimit       Reason = "policy_limit" // a duration beyond the policy's bound
+	ReasonLevel             Reason = "killswitch_direction"
 )
 
 // Outcome is the answer to a command, a confirm or a reject. A duplicate

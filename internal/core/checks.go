@@ -1,0 +1,247 @@
+package core
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+// denial is why a well-formed command may not run: a reason code for the
+// ledger and metrics, a sentence for the operator.
+type denial struct {
+	reason Reason
+	detail string
+}
+
+func deny(r Reason, format string, args ...any) *denial {
+	return &denial{reason: r, detail: fmt.Sprintf(format, args...)}
+}
+
+// safeOps run in SAFE, EMERGENCY_STOP and UNKNOWN safety: stop, diagnose,
+// collect evidence (spec §5.1, §10). Everything else is denied.
+var safeOps = map[Op]bool{OpStop: true, OpPause: true, OpQuarantine: true, OpKillSwitchSet: true,
+	OpStatus: true, OpBundle: true}
+
+// check runs every rule a command must pass to run now: environment,
+// channel, permission, target, lifecycle, safety, gates, kill-switch and
+// policy bounds. It is run at request time and again at execution time.
+func (e *Engine) check(cmd *Command, now time.Time) *denial {
+	return e.checkFrom(cmd, now, false)
+}
+
+// checkFrom is check; offer (Allowed) skips the channel rule, since it
+// does not know where the actor will ask from.
+func (e *Engine) checkFrom(cmd *Command, now time.Time, anyChannel bool) *denial {
+	if cmd.Environment != e.cfg.Environment {
+		return deny(ReasonWrongEnvironment, "this is the %s control plane; the command is for %s", e.cfg.Environment, cmd.Environment)
+	}
+	p := e.cfg.Policy
+	if !anyChannel && !p.ChannelAllowed(cmd.Channel) {
+		return deny(ReasonChannel, "commands are not accepted from channel %q", cmd.Channel)
+	}
+	if !p.MayRequest(cmd.Actor, e.cfg.Environment, string(cmd.Op)) {
+		return deny(ReasonForbidden, "%s may not request %s in %s", cmd.Actor, cmd.Op, e.cfg.Environment)
+	}
+	if d := e.checkTarget(cmd); d != nil {
+		return d
+	}
+	if mode := e.effectiveSafety(now); mode != SafetyNormal && !safeOps[cmd.Op] {
+		return deny(ReasonSafety, "safety is %s: only stop, pause, quarantine, kill-switch tightening, status and support bundle run", mode)
+	}
+	return e.checkOp(cmd, now)
+}
+
+func (e *Engine) checkTarget(cmd *Command) *denial {
+	t := cmd.Target
+	switch {
+	case t == "global":
+	case strings.HasPrefix(t, "group:"):
+		if len(e.st.groups[strings.TrimPrefix(t, "group:")]) == 0 {
+			return deny(ReasonUnknownTarget, "no group %q in %s", strings.TrimPrefix(t, "group:"), e.cfg.Environment)
+		}
+	default:
+		if e.st.bots[t] == nil {
+			return deny(ReasonUnknownTarget, "no bot %q in %s", t, e.cfg.Environment)
+		}
+		return nil
+	}
+	if !fanOut(cmd.Op) && !scopeOp(cmd.Op) {
+		return deny(ReasonUnknownTarget, "%s takes one bot id, not %s", cmd.Op, t)
+	}
+	return nil
+}
+
+func (e *Engine) checkOp(cmd *Command, now time.Time) *denial {
+	switch cmd.Op {
+	case OpStart, OpResume:
+		return e.checkRun(cmd, now)
+	case OpApply:
+		return e.checkApply(cmd, now)
+	case OpStop, OpPause, OpQuarantine, OpRelease:
+		if e.st.bots[cmd.Target] == nil {
+			return nil // fan-out: bots that cannot move are skipped
+		}
+		return e.checkTransition(cmd)
+	case OpKillSwitchSet, OpKillSwitchRelease:
+		return e.checkLevel(cmd)
+	case OpGateOverride:
+		return e.checkDuration(cmd, e.cfg.Policy.MaxGateOverride())
+	case OpMonitoringDisable:
+		if d := e.needActions(cmd); d != nil {
+			return d
+		}
+		return e.checkDuration(cmd, e.cfg.Policy.MaxMonitoringDisable())
+	case OpSecretRotate, OpDataOp:
+		return e.needActions(cmd)
+	case OpBundle:
+		if e.deps.Bundler == nil {
+			return deny(ReasonUnavailable, "support bundles are not configured on this control plane")
+		}
+	}
+	return nil
+}
+
+// checkTransition checks the lifecycle move of a single-bot command,
+// including that FROM in a FROM->TO request is the bot's state now.
+func (e *Engine) checkTransition(cmd *Command) *denial {
+	b := e.st.bots[cmd.Target]
+	if from, _, ok := strings.Cut(cmd.RequestedTransition, "->"); ok && lifecycle.State(from) != b.state {
+		return deny(ReasonTransition, "you asked %s but %s is %s now; look again and re-issue", cmd.RequestedTransition, b.id, b.state)
+	}
+	if cmd.Op == OpResume && b.state != lifecycle.Paused {
+		return deny(ReasonTransition, "%s is %s: resume continues a PAUSED bot; use start", b.id, b.state)
+	}
+	if _, err := lifecycle.Check(lifecycle.Transition{From: b.state, To: lifecycleTo(cmd)}); err != nil {
+		return deny(ReasonTransition, "%s: %v", b.id, err)
+	}
+	return nil
+}
+
+func (e *Engine) checkRun(cmd *Command, now time.Time) *denial {
+	b := e.st.bots[cmd.Target]
+	if cmd.Params.Mode == "" {
+		if b.mode == lifecycle.Live {
+			return deny(ReasonModeRequired, "%s was paused from live: name the mode (paper, shadow or live); live is never implied", b.id)
+		}
+		return deny(ReasonModeRequired, "name the mode (paper, shadow or live); a mode is never implied")
+	}
+	if d := e.checkTransition(cmd); d != nil {
+		return d
+	}
+	if d := e.checkGates(cmd.Target, now); d != nil {
+		return d
+	}
+	if cmd.Params.Mode == lifecycle.Live {
+		if lv := e.killSwitchOn(cmd.Target); lv != LevelOff {
+			return deny(ReasonKillSwitch, "kill-switch is %s on %s's scope: live is refused until it is released", lv, b.id)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) checkApply(cmd *Command, now time.Time) *denial {
+	b := e.st.bots[cmd.Target]
+	if b.state == lifecycle.Stopping || b.state == lifecycle.Quarantined {
+		return deny(ReasonTransition, "%s is %s: config cannot be applied now", b.id, b.state)
+	}
+	if d := e.checkGates(cmd.Target, now); d != nil {
+		return d
+	}
+	if e.applyIsLive(cmd) {
+		if lv := e.killSwitchOn(cmd.Target); lv != LevelOff {
+			return deny(ReasonKillSwitch, "kill-switch is %s on %s's scope: live config apply is refused", lv, b.id)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) checkGates(target string, now time.Time) *denial {
+	switch st, why := e.gatesOn(target, now); st {
+	case GateFail:
+		return deny(ReasonGateFail, "gates fail: %s", why)
+	case GateUnknown:
+		return deny(ReasonGateUnknown, "gates unknown (not healthy): %s", why)
+	}
+	return nil
+}
+
+func (e *Engine) checkLevel(cmd *Command) *denial {
+	cur, want := e.killSwitchAt(cmd.Target), Level(cmd.Params.Level)
+	if cmd.Op == OpKillSwitchSet && levelRank[want] <= levelRank[cur] {
+		return deny(ReasonLevel, "kill-switch on %s is %s: set only tightens (to loosen, request killswitch_release)", cmd.Target, cur)
+	}
+	if cmd.Op == OpKillSwitchRelease && levelRank[want] >= levelRank[cur] {
+		return deny(ReasonLevel, "kill-switch on %s is %s: release only loosens", cmd.Target, cur)
+	}
+	return nil
+}
+
+func (e *Engine) checkDuration(cmd *Command, max time.Duration) *denial {
+	d, _ := time.ParseDuration(cmd.Params.Duration)
+	if d > max {
+		return deny(ReasonPolicyLimit, "%s for %s exceeds the policy bound of %s", cmd.Op, d, max)
+	}
+	return nil
+}
+
+func (e *Engine) needActions(cmd *Command) *denial {
+	if e.deps.Actions == nil {
+		return deny(ReasonUnavailable, "%s needs an action backend, and none is configured", cmd.Op)
+	}
+	return nil
+}
+
+func (e *Engine) applyIsLive(cmd *Command) bool {
+	b := e.st.bots[cmd.Target]
+	return cmd.Params.Mode == lifecycle.Live || b.state == lifecycle.RunningLive || b.mode == lifecycle.Live
+}
+
+// dangerous reports whether cmd needs a confirmed challenge (spec §4.1).
+func (e *Engine) dangerous(cmd *Command) bool {
+	switch cmd.Op {
+	case OpStart, OpResume:
+		return cmd.Params.Mode == lifecycle.Live
+	case OpApply:
+		return e.st.bots[cmd.Target] != nil && e.applyIsLive(cmd)
+	case OpKillSwitchRelease, OpGateOverride, OpMonitoringDisable, OpSecretRotate, OpDataOp, OpRelease:
+		return true
+	case OpBundle:
+		return e.cfg.Policy.BundleDangerous()
+	}
+	return false
+}
+
+// safetyIncreasing ops may run unaudited when the ledger is down.
+func safetyIncreasing(op Op) bool {
+	return op == OpStop || op == OpPause || op == OpQuarantine || op == OpKillSwitchSet
+}
+
+// preconditions are what a challenge is bound to.
+func (e *Engine) preconditions(cmd *Command, now time.Time) Preconditions {
+	p := Preconditions{Safety: e.effectiveSafety(now)}
+	p.Gates, _ = e.gatesOn(cmd.Target, now)
+	p.KillSwitch = e.killSwitchOn(cmd.Target)
+	if cmd.Op == OpKillSwitchRelease || cmd.Op == OpKillSwitchSet {
+		p.KillSwitch = e.killSwitchAt(cmd.Target)
+	}
+	if b := e.st.bots[cmd.Target]; b != nil {
+		p.BotState, p.ConfigVersion = b.state, b.configVersion
+	}
+	return p
+}
+
+// digest binds a challenge to the command and what the approver saw.
+func digest(cmd *Command, p Preconditions) string {
+	c, _ := json.Marshal(cmd)
+	q, _ := json.Marshal(p)
+	h := sha256.New()
+	h.Write(c)
+	h.Write([]byte{'\n'})
+	h.Write(q)
+	return hex.EncodeToString(h.Sum(nil))
+}

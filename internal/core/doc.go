@@ -1,0 +1,28 @@
+// Package core is Botwarden's control core: every operator action becomes
+// an explicit, idempotent, authorised, audited command that the fixed bot
+// lifecycle enforces.
+//
+// The Engine (engine.go) takes commands (Submit), confirmations and
+// rejections of dangerous-op challenges (Confirm, Reject), safety state and
+// gate results (SetSafety, SetGates) and a periodic Tick. Its state — bot
+// states, kill-switch levels, gate overrides, challenges with their
+// approvals, the command_id index — is derived from the audit ledger: every
+// change is an Event (event.go, docs/contracts/audit_event.schema.json)
+// appended through the Auditor port first and applied to memory only once
+// durable, by the same apply (state.go) that New uses to replay the ledger
+// on start. So a restart reproduces the state, and the state never
+// disagrees with the ledger.
+//
+// A command walks: validate (validate.go, against the command schema) ->
+// idempotency (seen command_id: original outcome, no effect) -> intent
+// recorded -> checks (checks.go: environment, channel, policy, target,
+// safety coupling, lifecycle, gates, kill-switch) -> denied, challenged
+// (challenge.go) or executed (exec.go) through the Driver/Actions/Bundler
+// ports -> result recorded. Tick (tick.go) expires challenges and
+// overrides, marks stale data UNKNOWN, finishes or reports STOPPING bots
+// and moves dead running bots to ERROR. Adapters read Snapshot, Allowed,
+// MayApprove (view.go) and Subscribe to recorded events (notify.go).
+//
+// The core imports no ledger, Slack or HTTP code; coretest provides fakes
+// of its ports for tests.
+package core

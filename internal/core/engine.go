@@ -1,0 +1,223 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/botwarden/botwarden/internal/lifecycle"
+	"github.com/botwarden/botwarden/internal/policy"
+)
+
+// ErrConfig marks a Config or Deps the engine refuses to start with.
+var ErrConfig = errors.New("invalid engine configuration")
+
+// ErrUnknownChallenge is returned for a confirm or reject of a challenge
+// id the engine has never issued.
+var ErrUnknownChallenge = errors.New("unknown challenge")
+
+// ErrInvalidCommand wraps every reason a command is malformed. Nothing is
+// recorded for a malformed command; the caller must fix it.
+var ErrInvalidCommand = errors.New("invalid command")
+
+// DefaultRunbookBaseURL is where runbook links point when Config leaves
+// RunbookBaseURL empty.
+const DefaultRunbookBaseURL = "https://github.com/botwarden/botwarden/blob/main/docs/operations/runbooks/"
+
+// BotConfig declares one bot the engine controls.
+type BotConfig struct {
+	ID            string
+	Group         string
+	Driver        Driver
+	ConfigVersion string // initial config version, if known
+}
+
+// Config is what the engine serves: one environment, its bots, its policy.
+type Config struct {
+	Environment    string // dev, stage or prod
+	Bots           []BotConfig
+	Policy         *policy.Policy
+	StopTimeout    time.Duration     // STOPPING longer than this is reported stuck (default 30s)
+	DriverTimeout  time.Duration     // bound on each driver/action call (default 15s)
+	RunbookBaseURL string            // default DefaultRunbookBaseURL
+	Runbooks       map[string]string // reason code or condition -> URL, overrides the base
+}
+
+// Deps are the engine's collaborators. Auditor and Config.Policy are
+// required; Actions and Bundler may be nil (their ops are then denied).
+type Deps struct {
+	Auditor    Auditor
+	Actions    Actions
+	Bundler    Bundler
+	Clock      Clock                 // default: the system clock
+	Logger     zerolog.Logger        // default: disabled
+	Registerer prometheus.Registerer // default: metrics are not exported
+	NewID      func() string         // challenge ids; default: 128 random bits
+}
+
+// Engine is the control core. All state changes are serialised by one
+// lock held across checks, the driver call and the recording of the
+// result, so the state never flaps and a safety change can never slip
+// between a check and the effect it guards. Driver calls are bounded by
+// DriverTimeout. Safe for concurrent use.
+type Engine struct {
+	cfg   Config
+	deps  Deps
+	log   zerolog.Logger
+	m     *metrics
+	valid *validator
+
+	mu sync.Mutex
+	st *state
+
+	subMu sync.Mutex
+	subs  map[int]*subscriber
+	subID int
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return "ch-" + hex.EncodeToString(b[:])
+}
+
+// New builds the engine and rebuilds its state by replaying every event
+// through Auditor.Replay. Challenges found expired are expired (and
+// audited); commands whose result was never recorded are recorded as
+// failed with reason interrupted; bots never seen are initialised
+// (CREATED->IDLE, audited).
+func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
+	if err := checkConfig(&cfg, &deps); err != nil {
+		return nil, err
+	}
+	v, err := newValidator()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, deps: deps, log: deps.Logger, valid: v, subs: map[int]*subscriber{}}
+	e.st = newState(cfg)
+	if e.m, err = newMetrics(deps.Registerer); err != nil {
+		return nil, err
+	}
+	if err := e.replay(ctx); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.recover(ctx); err != nil {
+		return nil, err
+	}
+	e.m.setBots(e.st)
+	return e, nil
+}
+
+func checkConfig(cfg *Config, deps *Deps) error {
+	switch cfg.Environment {
+	case "dev", "stage", "prod":
+	default:
+		return fmt.Errorf("%w: environment %q (want dev, stage or prod)", ErrConfig, cfg.Environment)
+	}
+	if cfg.Policy == nil || deps.Auditor == nil {
+		return fmt.Errorf("%w: Policy and Auditor are required", ErrConfig)
+	}
+	seen := map[string]bool{}
+	for _, b := range cfg.Bots {
+		if !botIDPattern.MatchString(b.ID) || b.ID == "global" || seen[b.ID] || b.Driver == nil {
+			return fmt.Errorf("%w: bot %q: ids must be unique, well-formed and have a driver", ErrConfig, b.ID)
+		}
+		if b.Group != "" && !botIDPattern.MatchString(b.Group) {
+			return fmt.Errorf("%w: bot %q: bad group %q", ErrConfig, b.ID, b.Group)
+		}
+		seen[b.ID] = true
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 30 * time.Second
+	}
+	if cfg.DriverTimeout <= 0 {
+		cfg.DriverTimeout = 15 * time.Second
+	}
+	if cfg.RunbookBaseURL == "" {
+		cfg.RunbookBaseURL = DefaultRunbookBaseURL
+	}
+	if deps.Clock == nil {
+		deps.Clock = systemClock{}
+	}
+	if deps.NewID == nil {
+		deps.NewID = randomID
+	}
+	return nil
+}
+
+// Environment is the one environment this engine serves.
+func (e *Engine) Environment() string { return e.cfg.Environment }
+
+func (e *Engine) now() time.Time { return e.deps.Clock.Now() }
+
+// runbook returns the link for a reason code or condition.
+func (e *Engine) runbook(key string) string {
+	if u, ok := e.cfg.Runbooks[key]; ok {
+		return u
+	}
+	return e.cfg.RunbookBaseURL + key + ".md"
+}
+
+// record appends ev to the ledger and, only once it is durable, applies
+// it to the in-memory state (the same apply the replay uses, so replaying
+// the ledger reproduces the state) and announces it. Callers hold e.mu.
+func (e *Engine) record(ctx context.Context, ev *Event) (uint64, error) {
+	ev.SchemaVersion = SchemaVersion
+	ev.Environment = e.cfg.Environment
+	if ev.Time == "" {
+		ev.Time = fmtTime(e.now())
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return 0, fmt.Errorf("encode %s: %w", ev.Type, err)
+	}
+	start := time.Now()
+	rc, err := e.deps.Auditor.Append(ctx, b)
+	e.m.appendSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("record %s: %w", ev.Type, err)
+	}
+	e.st.apply(rc.Seq, ev)
+	e.m.setBots(e.st)
+	e.publish(Notice{Seq: rc.Seq, EventType: ev.Type, Event: b})
+	return rc.Seq, nil
+}
+
+// recordUnaudited applies a safety-increasing effect whose event could not
+// be recorded: reality wins over the ledger, loudly.
+func (e *Engine) recordUnaudited(ev *Event, cause error) {
+	ev.SchemaVersion = SchemaVersion
+	ev.Environment = e.cfg.Environment
+	if ev.Time == "" {
+		ev.Time = fmtTime(e.now())
+	}
+	b, _ := json.Marshal(ev)
+	e.log.Error().Err(cause).RawJSON("event", b).Str("event_type", ev.Type).
+		Msg("UNAUDITED: safety-increasing effect applied without a ledger record")
+	e.m.unaudited.Inc()
+	e.st.apply(0, ev)
+	e.m.setBots(e.st)
+}
+
+// lifecycleState returns the recorded state of bot id.
+func (e *Engine) lifecycleState(id string) lifecycle.State {
+	if b := e.st.bots[id]; b != nil {
+		return b.state
+	}
+	return ""
+}

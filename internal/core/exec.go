@@ -1,0 +1,198 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+// execute carries out an authorised command and records its effects and
+// result. Callers hold e.mu and have run check.
+func (e *Engine) execute(ctx context.Context, r *run, now time.Time) Outcome {
+	cmd := r.cmd
+	switch cmd.Op {
+	case OpStart, OpResume, OpStop, OpPause, OpQuarantine, OpRelease:
+		if b := e.st.bots[cmd.Target]; b != nil {
+			return e.runBot(ctx, r, b)
+		}
+		return e.runFanOut(ctx, r)
+	case OpApply:
+		return e.runApply(ctx, r)
+	case OpKillSwitchSet, OpKillSwitchRelease:
+		return e.runKillSwitch(ctx, r)
+	case OpGateOverride:
+		return e.runOverride(ctx, r, now)
+	case OpMonitoringDisable, OpSecretRotate, OpDataOp:
+		return e.runAction(ctx, r, now)
+	case OpBundle:
+		return e.runBundle(ctx, r)
+	case OpStatus:
+		return e.finish(ctx, r, StatusApplied, "", e.statusLine(cmd.Target, now), nil)
+	}
+	return e.finishDenied(ctx, r, deny(ReasonInvalid, "unsupported op %s", cmd.Op))
+}
+
+// step moves one bot: the driver call, then the recorded transition.
+func (e *Engine) step(ctx context.Context, r *run, b *botState) error {
+	cmd := r.cmd
+	from, to := b.state, lifecycleTo(cmd)
+	meta := BotMeta{Bot: b.id, CommandID: cmd.CommandID, TraceID: cmd.TraceID, RunID: cmd.RunID}
+	dctx, cancel := e.bounded(ctx)
+	defer cancel()
+	var err, after error
+	switch cmd.Op {
+	case OpStart:
+		err = b.driver.Start(dctx, meta, cmd.Params.Mode)
+	case OpResume:
+		err = b.driver.Resume(dctx, meta, cmd.Params.Mode)
+	case OpStop:
+		err = b.driver.Stop(dctx, meta)
+	case OpPause:
+		err = b.driver.Pause(dctx, meta)
+	case OpQuarantine:
+		if from.IsRunning() || from == lifecycle.Paused {
+			// Isolation wins even if the stop fails; the failure is reported.
+			if serr := b.driver.Stop(dctx, meta); serr != nil {
+				after = fmt.Errorf("quarantined, but stopping it failed: %w", serr)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	ev := e.commandEvent(EvTransition, cmd)
+	ev.Target, ev.From, ev.To, ev.Cause = b.id, from, to, "command "+string(cmd.Op)
+	if to.IsRunning() {
+		ev.Mode = cmd.Params.Mode
+	}
+	e.emit(ctx, r, ev)
+	return after
+}
+
+func (e *Engine) runBot(ctx context.Context, r *run, b *botState) Outcome {
+	from := b.state
+	if err := e.step(ctx, r, b); err != nil && b.state == from {
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), func(ev *Event) { ev.From = from })
+	} else if err != nil {
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), func(ev *Event) { ev.From, ev.To = from, b.state })
+	}
+	detail := fmt.Sprintf("%s: %s -> %s", b.id, from, b.state)
+	return e.finish(ctx, r, StatusApplied, "", detail, func(ev *Event) { ev.From, ev.To = from, b.state })
+}
+
+// runFanOut applies stop, pause or quarantine to every bot of a group or
+// the fleet; bots that cannot make the move are skipped and named.
+func (e *Engine) runFanOut(ctx context.Context, r *run) Outcome {
+	ids := e.st.order
+	if g, ok := strings.CutPrefix(r.cmd.Target, "group:"); ok {
+		ids = e.st.groups[g]
+	}
+	var moved, skipped, failed []string
+	for _, id := range ids {
+		b := e.st.bots[id]
+		if _, err := lifecycle.Check(lifecycle.Transition{From: b.state, To: lifecycleTo(r.cmd)}); err != nil {
+			skipped = append(skipped, fmt.Sprintf("%s (%s)", id, b.state))
+			continue
+		}
+		if err := e.step(ctx, r, b); err != nil {
+			failed = append(failed, fmt.Sprintf("%s (%s)", id, errDetail(err)))
+			continue
+		}
+		moved = append(moved, id)
+	}
+	detail := fmt.Sprintf("%s on %s: done %v; skipped %v; failed %v", r.cmd.Op, r.cmd.Target, moved, skipped, failed)
+	if len(failed) > 0 {
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, detail, nil)
+	}
+	return e.finish(ctx, r, StatusApplied, "", detail, nil)
+}
+
+func (e *Engine) runApply(ctx context.Context, r *run) Outcome {
+	b := e.st.bots[r.cmd.Target]
+	dctx, cancel := e.bounded(ctx)
+	defer cancel()
+	meta := BotMeta{Bot: b.id, CommandID: r.cmd.CommandID, TraceID: r.cmd.TraceID, RunID: r.cmd.RunID}
+	if err := b.driver.Apply(dctx, meta, r.cmd.Params.ConfigRef); err != nil {
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), nil)
+	}
+	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("%s now runs config %s", b.id, r.cmd.Params.ConfigRef),
+		func(ev *Event) { ev.ConfigVersion = r.cmd.Params.ConfigRef })
+}
+
+func (e *Engine) action(ctx context.Context, r *run) error {
+	if e.deps.Actions == nil {
+		return nil
+	}
+	dctx, cancel := e.bounded(ctx)
+	defer cancel()
+	return e.deps.Actions.Run(dctx, ActionRequest{Op: r.cmd.Op, Target: r.cmd.Target, Params: r.cmd.Params,
+		CommandID: r.cmd.CommandID, TraceID: r.cmd.TraceID, Actor: r.cmd.Actor})
+}
+
+// runKillSwitch pushes the level out and records it. A tightening is
+// recorded (and enforced by the core) even if the push fails: the core
+// refuses live under it either way, and the failure is reported.
+func (e *Engine) runKillSwitch(ctx context.Context, r *run) Outcome {
+	err := e.action(ctx, r)
+	if err != nil && r.cmd.Op == OpKillSwitchRelease {
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), nil)
+	}
+	prev := e.killSwitchAt(r.cmd.Target)
+	ev := e.commandEvent(EvKillSwitch, r.cmd)
+	ev.KillSwitch = &KillSwitchSet{Scope: r.cmd.Target, Level: Level(r.cmd.Params.Level), Previous: prev}
+	e.emit(ctx, r, ev)
+	if err != nil {
+		return e.finish(ctx, r, StatusFailed, ReasonDriver,
+			"kill-switch recorded and enforced by the control plane, but the execution layer did not confirm: "+errDetail(err), nil)
+	}
+	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("kill-switch on %s: %s -> %s", r.cmd.Target, prev, r.cmd.Params.Level), nil)
+}
+
+func (e *Engine) runOverride(ctx context.Context, r *run, now time.Time) Outcome {
+	d, _ := time.ParseDuration(r.cmd.Params.Duration)
+	until := fmtTime(now.Add(d))
+	ev := e.commandEvent(EvOverride, r.cmd)
+	ev.Override = &OverrideSet{Gate: r.cmd.Params.Gate, Scope: r.cmd.Target, Until: until}
+	e.emit(ctx, r, ev)
+	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("gate %s on %s counts as PASS until %s", r.cmd.Params.Gate, r.cmd.Target, until), nil)
+}
+
+func (e *Engine) runAction(ctx context.Context, r *run, now time.Time) Outcome {
+	if err := e.action(ctx, r); err != nil {
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), nil)
+	}
+	if r.cmd.Op == OpMonitoringDisable {
+		d, _ := time.ParseDuration(r.cmd.Params.Duration)
+		ev := e.commandEvent(EvMonitoring, r.cmd)
+		ev.Until = fmtTime(now.Add(d))
+		e.emit(ctx, r, ev)
+	}
+	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("%s on %s done", r.cmd.Op, r.cmd.Target), nil)
+}
+
+func (e *Engine) runBundle(ctx context.Context, r *run) Outcome {
+	dctx, cancel := e.bounded(ctx)
+	defer cancel()
+	res, err := e.deps.Bundler.Build(dctx, BundleRequest{Target: r.cmd.Target, Actor: r.cmd.Actor,
+		Reason: r.cmd.Reason, CommandID: r.cmd.CommandID})
+	if err != nil {
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), nil)
+	}
+	ev := e.commandEvent(EvBundle, r.cmd)
+	ev.Bundle = &BundleRef{Path: res.Path, SHA256: res.SHA256, ManifestSHA256: res.ManifestSHA256}
+	e.emit(ctx, r, ev)
+	return e.finish(ctx, r, StatusApplied, "", "support bundle "+res.Path, nil)
+}
+
+// statusLine summarises target for a status command.
+func (e *Engine) statusLine(target string, now time.Time) string {
+	g, _ := e.gatesOn(target, now)
+	s := fmt.Sprintf("safety %s; gates %s; kill-switch %s", e.effectiveSafety(now), g, e.killSwitchOn(target))
+	if b := e.st.bots[target]; b != nil {
+		s = fmt.Sprintf("%s is %s; %s", b.id, b.state, s)
+	}
+	return s
+}

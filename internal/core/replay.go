@@ -1,0 +1,87 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+// replay rebuilds the state from every recorded event, refusing a ledger
+// that belongs to another environment.
+func (e *Engine) replay(ctx context.Context) error {
+	err := e.deps.Auditor.Replay(ctx, func(seq uint64, b []byte) error {
+		ev, err := decodeEvent(b)
+		if err != nil {
+			return fmt.Errorf("seq %d: %w", seq, err)
+		}
+		if ev.Environment != e.cfg.Environment {
+			return fmt.Errorf("%w: seq %d belongs to environment %q, this engine serves %q",
+				ErrConfig, seq, ev.Environment, e.cfg.Environment)
+		}
+		e.st.apply(seq, ev)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("replay ledger: %w", err)
+	}
+	return nil
+}
+
+// recover settles what the replay found unfinished: commands interrupted
+// between intent and result, challenges that expired while the service
+// was down, and bots never initialised. Callers hold e.mu.
+func (e *Engine) recover(ctx context.Context) error {
+	pend := make([]pendingCmd, 0, len(e.st.pending))
+	for _, p := range e.st.pending {
+		pend = append(pend, p)
+	}
+	sort.Slice(pend, func(i, j int) bool { return pend[i].seq < pend[j].seq })
+	for _, p := range pend {
+		cmd := p.cmd
+		ev := e.commandEvent(EvFailed, &cmd)
+		ev.Outcome, ev.Reason, ev.ChallengeID = string(StatusFailed), ReasonInterrupted, p.challengeID
+		ev.Detail = "the service stopped between recording this command's intent and its result; the bot's state is what its last recorded transition says, reconciliation checks reality"
+		ev.Runbook = e.runbook(string(ReasonInterrupted))
+		if _, err := e.record(ctx, ev); err != nil {
+			return err
+		}
+	}
+	now := e.now()
+	for _, id := range e.openChallenges() {
+		if ch := e.st.challenges[id]; now.After(ch.ExpiresAt) {
+			if o := e.expire(ctx, ch); o.Seq == 0 {
+				return fmt.Errorf("record expiry of %s: %w", id, ErrAuditUnavailable)
+			}
+		}
+	}
+	for _, id := range e.st.order {
+		if b := e.st.bots[id]; b.state == lifecycle.Created {
+			ev := systemEvent(EvTransition, id)
+			ev.From, ev.To, ev.Cause = lifecycle.Created, lifecycle.Idle, "initialised"
+			if _, err := e.record(ctx, ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// openChallenges returns the ids of open challenges, oldest first.
+func (e *Engine) openChallenges() []string {
+	var ids []string
+	for id, ch := range e.st.challenges {
+		if ch.State == ChallengeOpen {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := e.st.challenges[ids[i]], e.st.challenges[ids[j]]
+		if a.IssuedAt.Equal(b.IssuedAt) {
+			return a.ID < b.ID
+		}
+		return a.IssuedAt.Before(b.IssuedAt)
+	})
+	return ids
+}

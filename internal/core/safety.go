@@ -1,0 +1,196 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/botwarden/botwarden/docs/contracts"
+)
+
+// SetSafety takes a safety state document from the safety system. It is
+// validated against docs/contracts/safety_state.schema.json; a change of
+// the effective mode is recorded as safety.transition before it counts.
+func (e *Engine) SetSafety(ctx context.Context, doc SafetyDoc) error {
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("encode safety doc: %w", err)
+	}
+	if err := e.valid.v.Validate(contracts.SafetyState, b); err != nil {
+		return fmt.Errorf("safety doc: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	mode := doc.Mode
+	if safetyStale(doc, now) {
+		mode = SafetyUnknown
+	}
+	prev := e.effectiveSafety(now)
+	if mode == prev && mode == e.st.safety.effective {
+		e.st.safety.doc = doc // a refresh: nothing changed worth a ledger entry
+		return nil
+	}
+	ev := systemEvent(EvSafety, "global")
+	ev.Safety = &SafetyChange{Mode: mode, Previous: prev, Reason: doc.Reason, Source: doc.Source,
+		UpdatedAt: fmtTime(doc.UpdatedAt), TTLSeconds: doc.TTLSeconds}
+	if _, err := e.record(ctx, ev); err != nil {
+		return err
+	}
+	e.st.safety.doc = doc
+	return nil
+}
+
+func safetyStale(doc SafetyDoc, now time.Time) bool {
+	return doc.TTLSeconds > 0 && now.After(doc.UpdatedAt.Add(time.Duration(doc.TTLSeconds)*time.Second))
+}
+
+// effectiveSafety is the safety mode now: UNKNOWN without data or when the
+// last document went stale. Callers hold e.mu.
+func (e *Engine) effectiveSafety(now time.Time) SafetyMode {
+	s := e.st.safety
+	if s.doc.Mode == "" || safetyStale(s.doc, now) {
+		return SafetyUnknown
+	}
+	return s.doc.Mode
+}
+
+// SetGates takes gate results from a gate source. The document is
+// validated against docs/contracts/gate_results.schema.json; every change
+// of a gate's effective status is recorded as gate.transition.
+func (e *Engine) SetGates(ctx context.Context, doc GatesDoc) error {
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("encode gates doc: %w", err)
+	}
+	if err := e.valid.v.Validate(contracts.GateResults, b); err != nil {
+		return fmt.Errorf("gates doc: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	for _, r := range doc.Results {
+		if err := e.setGate(ctx, r, doc.Source, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) setGate(ctx context.Context, r GateResult, source string, now time.Time) error {
+	k := gateKey{r.Gate, r.Scope}
+	g := e.st.gates[k]
+	status := r.Status
+	if gateStale(r, now) {
+		status = GateUnknown
+	}
+	prev := GateUnknown
+	if g != nil {
+		prev = g.effective
+	}
+	if g != nil && status == prev {
+		g.res, g.source = r, source // refresh
+		return nil
+	}
+	ev := systemEvent(EvGate, r.Scope)
+	ev.Gate = &GateChange{Gate: r.Gate, Scope: r.Scope, Status: status, Previous: prev,
+		EvaluatedAt: fmtTime(r.EvaluatedAt), TTLSeconds: r.TTLSeconds, Source: source, Detail: r.Detail}
+	_, err := e.record(ctx, ev)
+	if err == nil {
+		// The recorded status may say UNKNOWN for a stale report; keep the
+		// report itself so a later refresh compares against it.
+		e.st.gates[k].res = r
+	}
+	return err
+}
+
+func gateStale(r GateResult, now time.Time) bool {
+	return r.EvaluatedAt.IsZero() || now.After(r.EvaluatedAt.Add(time.Duration(r.TTLSeconds)*time.Second))
+}
+
+// gateNow is a gate's effective status now: an active override counts as
+// PASS; a stale result as UNKNOWN. Callers hold e.mu.
+func (e *Engine) gateNow(k gateKey, g *gateEntry, now time.Time) (GateStatus, bool) {
+	if until, ok := e.st.overrides[k]; ok && now.Before(until) {
+		return GatePass, false
+	}
+	if gateStale(g.res, now) {
+		return GateUnknown, true
+	}
+	return g.res.Status, false
+}
+
+// scopesOf returns the scopes that apply to target: global, its group and
+// itself for a bot; global and the group for a group; global for global.
+func (e *Engine) scopesOf(target string) []string {
+	if b := e.st.bots[target]; b != nil {
+		out := []string{"global"}
+		if b.group != "" {
+			out = append(out, "group:"+b.group)
+		}
+		return append(out, target)
+	}
+	if strings.HasPrefix(target, "group:") {
+		return []string{"global", target}
+	}
+	return []string{"global"}
+}
+
+// gatesOn returns the worst effective gate status on target's scopes and a
+// sentence naming the gates that are not PASS. No gate at all is UNKNOWN:
+// missing data is never healthy.
+func (e *Engine) gatesOn(target string, now time.Time) (GateStatus, string) {
+	scopes := map[string]bool{}
+	for _, s := range e.scopesOf(target) {
+		scopes[s] = true
+	}
+	worst, found := GatePass, false
+	var bad []string
+	for k, g := range e.st.gates {
+		if !scopes[k.scope] {
+			continue
+		}
+		found = true
+		st, stale := e.gateNow(k, g, now)
+		if st == GatePass {
+			continue
+		}
+		note := fmt.Sprintf("%s on %s is %s", k.gate, k.scope, st)
+		if stale {
+			note += " (stale: no result within its ttl)"
+		}
+		bad = append(bad, note)
+		if st == GateFail || worst == GatePass {
+			worst = st
+		}
+	}
+	if !found {
+		return GateUnknown, "no gate result covers " + target
+	}
+	sort.Strings(bad)
+	return worst, strings.Join(bad, "; ")
+}
+
+var levelRank = map[Level]int{"": 0, LevelOff: 0, LevelReduceOnly: 1, LevelHalt: 2}
+
+// killSwitchOn returns the tightest kill-switch level over target's scopes.
+func (e *Engine) killSwitchOn(target string) Level {
+	lv := LevelOff
+	for _, s := range e.scopesOf(target) {
+		if l := e.st.killswitch[s]; levelRank[l] > levelRank[lv] {
+			lv = l
+		}
+	}
+	return lv
+}
+
+// killSwitchAt returns the level set on exactly scope.
+func (e *Engine) killSwitchAt(scope string) Level {
+	if l, ok := e.st.killswitch[scope]; ok {
+		return l
+	}
+	return LevelOff
+}

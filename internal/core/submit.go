@@ -1,0 +1,157 @@
+package core
+
+import (
+	"context"
+	"errors"
+)
+
+// run is one command on its way to execution.
+type run struct {
+	cmd       *Command
+	ch        *Challenge // the confirmed challenge, for dangerous ops
+	unaudited bool       // the ledger refused a record; effects were applied anyway
+}
+
+// Submit takes one operator command. A malformed command returns an error
+// wrapping ErrInvalidCommand and nothing is recorded. Otherwise the intent
+// is recorded first, then the command is denied, challenged (dangerous
+// ops) or executed, and the result is recorded; a command_id seen before
+// returns its recorded outcome with Duplicate set and has no effect.
+func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
+	if err := e.valid.validateCommand(&cmd); err != nil {
+		return Outcome{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if o, seen := e.seen(cmd.CommandID); seen {
+		return e.duplicate(ctx, &cmd, o), nil
+	}
+	now := e.now()
+	r := &run{cmd: &cmd}
+	ev := e.commandEvent(EvRequested, &cmd)
+	ev.Command, ev.Params = &cmd, paramsOf(&cmd)
+	if _, err := e.record(ctx, ev); err != nil {
+		if !safetyIncreasing(cmd.Op) {
+			e.log.Error().Err(err).Str("command_id", cmd.CommandID).Str("op", string(cmd.Op)).
+				Msg("command refused: its intent cannot be recorded")
+			o := e.outcome(&cmd, StatusDenied, ReasonLedgerUnavailable,
+				"the audit ledger cannot record this command, so it is refused; stop, pause, quarantine and kill-switch tightening still run")
+			e.m.command(o)
+			return o, nil
+		}
+		e.recordUnaudited(ev, err)
+		r.unaudited = true
+	}
+	if d := e.check(&cmd, now); d != nil {
+		return e.finishDenied(ctx, r, d), nil
+	}
+	if e.dangerous(&cmd) {
+		return e.issue(ctx, r, now), nil
+	}
+	return e.execute(ctx, r, now), nil
+}
+
+// seen returns the recorded outcome of a command_id, if it was ever
+// requested (including one whose result never made it to the ledger).
+func (e *Engine) seen(id string) (Outcome, bool) {
+	if o, ok := e.st.outcomes[id]; ok {
+		return o, true
+	}
+	if p, ok := e.st.pending[id]; ok {
+		return Outcome{CommandID: id, Op: p.cmd.Op, Target: p.cmd.Target, Status: StatusFailed,
+			Reason: ReasonLedgerUnavailable, Detail: "the original command's result was never recorded",
+			Environment: e.cfg.Environment}, true
+	}
+	return Outcome{}, false
+}
+
+func (e *Engine) duplicate(ctx context.Context, cmd *Command, o Outcome) Outcome {
+	o = e.copyOutcome(o)
+	o.Duplicate = true
+	ev := e.commandEvent(EvDuplicate, cmd)
+	ev.Outcome, ev.Reason, ev.Detail = string(o.Status), o.Reason, "command_id already seen: no second effect"
+	if _, err := e.record(ctx, ev); err != nil {
+		e.log.Error().Err(err).Str("command_id", cmd.CommandID).Msg("duplicate suppressed but not recorded")
+	}
+	e.m.command(o)
+	return o
+}
+
+// paramsOf returns the params worth recording (nil when empty).
+func paramsOf(cmd *Command) *Params {
+	if cmd.Params == (Params{}) {
+		return nil
+	}
+	p := cmd.Params
+	return &p
+}
+
+func (e *Engine) outcome(cmd *Command, st Status, r Reason, detail string) Outcome {
+	o := Outcome{CommandID: cmd.CommandID, Op: cmd.Op, Target: cmd.Target, Status: st,
+		Reason: r, Detail: detail, Environment: e.cfg.Environment}
+	if r != "" && st != StatusApplied {
+		o.Runbook = e.runbook(string(r))
+	}
+	return o
+}
+
+// emit records ev; if the ledger refuses, the effect it describes has
+// already happened (or is safety-increasing), so it is applied and logged
+// loudly as unaudited rather than lost.
+func (e *Engine) emit(ctx context.Context, r *run, ev *Event) uint64 {
+	seq, err := e.record(ctx, ev)
+	if err != nil {
+		if r != nil {
+			r.unaudited = true
+		}
+		e.recordUnaudited(ev, err)
+	}
+	return seq
+}
+
+func (e *Engine) finishDenied(ctx context.Context, r *run, d *denial) Outcome {
+	return e.finish(ctx, r, StatusDenied, d.reason, d.detail, nil)
+}
+
+// finish records the result of r and returns its outcome.
+func (e *Engine) finish(ctx context.Context, r *run, st Status, reason Reason, detail string, edit func(*Event)) Outcome {
+	typ := map[Status]string{StatusApplied: EvApplied, StatusDenied: EvDenied, StatusFailed: EvFailed}[st]
+	o := e.outcome(r.cmd, st, reason, detail)
+	ev := e.commandEvent(typ, r.cmd)
+	ev.Outcome, ev.Reason, ev.Detail, ev.Runbook = string(st), reason, detail, o.Runbook
+	ev.Params = paramsOf(r.cmd)
+	ev.UnauditedIntent = r.unaudited
+	if r.ch != nil {
+		ev.ChallengeID, ev.Requester = r.ch.ID, r.cmd.Actor
+		for _, a := range r.ch.Approvals {
+			ev.Approvers = append(ev.Approvers, a.Actor)
+		}
+	}
+	if edit != nil {
+		edit(ev)
+	}
+	o.From, o.To = ev.From, ev.To
+	o.Seq = e.emit(ctx, r, ev)
+	e.m.command(o)
+	if st != StatusApplied {
+		e.log.Info().Str("command_id", r.cmd.CommandID).Str("op", string(r.cmd.Op)).
+			Str("target", r.cmd.Target).Str("status", string(st)).Str("reason", string(reason)).Msg("command not applied")
+	}
+	return o
+}
+
+// errDetail renders a driver/action error for the ledger, bounded.
+func errDetail(err error) string {
+	s := err.Error()
+	if errors.Is(err, context.DeadlineExceeded) {
+		s = "timed out: " + s
+	}
+	if len(s) > 400 {
+		s = s[:400] + "…"
+	}
+	return s
+}
+
+func (e *Engine) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.cfg.DriverTimeout)
+}

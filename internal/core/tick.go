@@ -1,0 +1,115 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+// Tick does the engine's periodic work: expires challenges and gate
+// overrides, turns stale safety and gate data into UNKNOWN, finishes
+// STOPPING bots whose driver reports them stopped, reports bots stuck in
+// STOPPING past StopTimeout (never forcing them), and moves a bot recorded
+// running whose driver reports it not alive to ERROR. Nothing here ever
+// moves a bot into RUNNING. Call it every second or so.
+func (e *Engine) Tick(ctx context.Context) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	for _, id := range e.openChallenges() {
+		if ch := e.st.challenges[id]; now.After(ch.ExpiresAt) {
+			e.expire(ctx, ch)
+		}
+	}
+	e.expireOverrides(ctx, now)
+	e.staleness(ctx, now)
+	for _, id := range e.st.order {
+		e.reconcile(ctx, e.st.bots[id], now)
+	}
+}
+
+func (e *Engine) expireOverrides(ctx context.Context, now time.Time) {
+	var done []gateKey
+	for k, until := range e.st.overrides {
+		if !now.Before(until) {
+			done = append(done, k)
+		}
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i].gate+done[i].scope < done[j].gate+done[j].scope })
+	for _, k := range done {
+		ev := systemEvent(EvOverrideExpired, k.scope)
+		ev.Override = &OverrideSet{Gate: k.gate, Scope: k.scope, Until: fmtTime(e.st.overrides[k])}
+		e.emit(ctx, nil, ev)
+	}
+}
+
+func (e *Engine) staleness(ctx context.Context, now time.Time) {
+	if eff := e.effectiveSafety(now); eff != e.st.safety.effective {
+		d := e.st.safety.doc
+		ev := systemEvent(EvSafety, "global")
+		ev.Safety = &SafetyChange{Mode: eff, Previous: e.st.safety.effective, Source: d.Source,
+			Reason: "no safety state within its ttl", UpdatedAt: fmtTime(d.UpdatedAt), TTLSeconds: d.TTLSeconds}
+		if _, err := e.record(ctx, ev); err == nil {
+			e.st.safety.doc = d // keep the last report; it is stale, not gone
+		}
+	}
+	keys := make([]gateKey, 0, len(e.st.gates))
+	for k := range e.st.gates {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].gate+keys[i].scope < keys[j].gate+keys[j].scope })
+	for _, k := range keys {
+		g := e.st.gates[k]
+		if !gateStale(g.res, now) || g.effective == GateUnknown {
+			continue
+		}
+		ev := systemEvent(EvGate, k.scope)
+		ev.Gate = &GateChange{Gate: k.gate, Scope: k.scope, Status: GateUnknown, Previous: g.effective,
+			EvaluatedAt: fmtTime(g.res.EvaluatedAt), TTLSeconds: g.res.TTLSeconds, Stale: true, Source: g.source,
+			Detail: "no result within its ttl"}
+		e.emit(ctx, nil, ev)
+	}
+}
+
+// reconcile compares one bot's recorded state with what its driver says.
+func (e *Engine) reconcile(ctx context.Context, b *botState, now time.Time) {
+	if b.state != lifecycle.Stopping && !b.state.IsRunning() {
+		return
+	}
+	dctx, cancel := e.bounded(ctx)
+	st, err := b.driver.Status(dctx, b.id)
+	cancel()
+	if err != nil {
+		e.log.Warn().Err(err).Str("bot", b.id).Msg("driver status unavailable; state unchanged")
+		return
+	}
+	switch {
+	case b.state == lifecycle.Stopping && st.Stopped:
+		e.systemTransition(ctx, b, lifecycle.Idle, "driver reports stopped")
+	case b.state == lifecycle.Stopping && !b.stuck && now.Sub(b.since) > e.cfg.StopTimeout:
+		ev := systemEvent(EvStuck, b.id)
+		ev.From = b.state
+		ev.Runbook = e.runbook("stuck_stopping")
+		ev.Detail = fmt.Sprintf("%s has been STOPPING for %s (limit %s); it is not forced. Follow the runbook and request a support bundle (op support_bundle on %s).",
+			b.id, now.Sub(b.since).Round(time.Second), e.cfg.StopTimeout, b.id)
+		e.emit(ctx, nil, ev)
+	case b.state.IsRunning() && !st.Alive:
+		cause := "driver reports the bot is not alive"
+		if st.Detail != "" {
+			cause += ": " + st.Detail
+		}
+		e.systemTransition(ctx, b, lifecycle.Error, cause)
+	}
+}
+
+func (e *Engine) systemTransition(ctx context.Context, b *botState, to lifecycle.State, cause string) {
+	ev := systemEvent(EvTransition, b.id)
+	ev.From, ev.To, ev.Cause = b.state, to, cause
+	if len(ev.Cause) > 480 {
+		ev.Cause = ev.Cause[:480]
+	}
+	e.emit(ctx, nil, ev)
+}

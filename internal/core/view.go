@@ -1,0 +1,148 @@
+package core
+
+import (
+	"slices"
+	"sort"
+
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+// allOps lists every op in the order adapters show them.
+var allOps = []Op{OpStatus, OpStart, OpStop, OpPause, OpResume, OpApply, OpQuarantine, OpRelease,
+	OpKillSwitchSet, OpKillSwitchRelease, OpGateOverride, OpMonitoringDisable, OpSecretRotate, OpDataOp, OpBundle}
+
+func copyChallenge(ch *Challenge) *Challenge {
+	if ch == nil {
+		return nil
+	}
+	c := *ch
+	c.Approvals = slices.Clone(ch.Approvals)
+	return &c
+}
+
+// copyOutcome detaches o from the engine's state (its challenge is live).
+func (e *Engine) copyOutcome(o Outcome) Outcome {
+	if o.Challenge != nil {
+		o.Challenge = copyChallenge(e.st.challenges[o.Challenge.ID])
+	}
+	return o
+}
+
+// Outcome returns the latest recorded outcome of a command_id.
+func (e *Engine) Outcome(commandID string) (Outcome, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	o, ok := e.st.outcomes[commandID]
+	return e.copyOutcome(o), ok
+}
+
+// Challenge returns a challenge (open or ended) by id.
+func (e *Engine) Challenge(id string) (Challenge, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ch := e.st.challenges[id]
+	if ch == nil {
+		return Challenge{}, false
+	}
+	return *copyChallenge(ch), true
+}
+
+// Roles returns the roles the policy gives actor.
+func (e *Engine) Roles(actor string) []string { return e.cfg.Policy.Roles(actor) }
+
+// Allowed answers "what may actor request now on target": the ops the
+// policy grants the actor in this environment that the target's state,
+// safety, gates and kill-switch would let run now. Adapters show only
+// these (least privilege). Start and resume are offered when at least
+// paper would run; live still needs its challenge.
+func (e *Engine) Allowed(actor, target string) []Op {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	var out []Op
+	for _, op := range allOps {
+		probe := Command{Actor: actor, Target: target, Op: op, Environment: e.cfg.Environment,
+			RequestedTransition: string(op), Params: probeParams(op, e.killSwitchAt(target))}
+		if e.checkFrom(&probe, now, true) == nil {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+func probeParams(op Op, cur Level) Params {
+	switch op {
+	case OpStart, OpResume:
+		return Params{Mode: lifecycle.Paper}
+	case OpApply:
+		return Params{ConfigRef: "probe"}
+	case OpKillSwitchSet:
+		return Params{Level: string(LevelHalt)}
+	case OpKillSwitchRelease:
+		if cur == LevelHalt {
+			return Params{Level: string(LevelReduceOnly)}
+		}
+		return Params{Level: string(LevelOff)}
+	case OpGateOverride:
+		return Params{Gate: "probe", Duration: "1s"}
+	case OpMonitoringDisable:
+		return Params{Duration: "1s"}
+	case OpSecretRotate:
+		return Params{SecretRef: "probe"}
+	case OpDataOp:
+		return Params{DataAction: "compact"}
+	}
+	return Params{}
+}
+
+// MayApprove reports whether actor may confirm the challenge now: it is
+// open and unexpired, the actor holds the required role, is not the
+// requester when a second person is required, and has not approved yet.
+func (e *Engine) MayApprove(actor, challengeID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ch := e.st.challenges[challengeID]
+	if ch == nil || e.now().After(ch.ExpiresAt) {
+		return false
+	}
+	return e.refuseApproval(ch, actor, anyChannel, ch.Requires.TypedTarget, true) == nil
+}
+
+// Snapshot returns a consistent view of the fleet, safety, gates,
+// kill-switch and open challenges.
+func (e *Engine) Snapshot() Snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	d := e.st.safety.doc
+	s := Snapshot{Environment: e.cfg.Environment, LedgerSeq: e.st.seq, At: now,
+		Safety:     SafetyView{Mode: e.effectiveSafety(now), Reason: d.Reason, Source: d.Source, UpdatedAt: d.UpdatedAt},
+		KillSwitch: map[string]Level{}, Gates: []GateView{}, Bots: []BotView{}, Challenges: []Challenge{}}
+	for k, l := range e.st.killswitch {
+		if l != LevelOff {
+			s.KillSwitch[k] = l
+		}
+	}
+	for k, g := range e.st.gates {
+		st, stale := e.gateNow(k, g, now)
+		v := GateView{Gate: k.gate, Scope: k.scope, Status: st, Reported: g.res.Status,
+			EvaluatedAt: g.res.EvaluatedAt, Stale: stale, Detail: g.res.Detail}
+		if until, ok := e.st.overrides[k]; ok && now.Before(until) {
+			v.OverrideUntil = until
+		}
+		s.Gates = append(s.Gates, v)
+	}
+	sort.Slice(s.Gates, func(i, j int) bool {
+		return s.Gates[i].Scope+"/"+s.Gates[i].Gate < s.Gates[j].Scope+"/"+s.Gates[j].Gate
+	})
+	for _, id := range e.st.order {
+		b := e.st.bots[id]
+		s.Bots = append(s.Bots, BotView{ID: b.id, Group: b.group, State: b.state, Mode: b.mode,
+			ConfigVersion: b.configVersion, KillSwitch: e.killSwitchOn(b.id), Stuck: b.stuck,
+			LastTransitions: slices.Clone(b.history)})
+	}
+	for _, id := range e.openChallenges() {
+		s.Challenges = append(s.Challenges, *copyChallenge(e.st.challenges[id]))
+	}
+	return s
+}
