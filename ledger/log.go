@@ -77,7 +77,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	}
 	signer, verifier, vkey, err := loadOrCreateKey(dir, opts.KeyName)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+		return nil, classifyOpenError(dir, err)
 	}
 	db, err := badger.Open(badgerOptions(filepath.Join(dir, badgerDirName), opts))
 	if err != nil {

@@ -34,17 +34,18 @@ func (l *Log) recover(ctx context.Context) error {
 		if size > 0 {
 			l.head.Hash, l.head.Time = last.Hash, last.Time
 		}
-		cp, err := l.loadLatestCheckpoint(txn)
+		cps, err := l.loadLatestCheckpoints(txn)
 		if err != nil {
 			return err
 		}
-		if cp == nil {
-			return nil
+		for _, cp := range cps {
+			if err := l.checkAgainst(txn, cp); err != nil {
+				return err
+			}
+			if cp.Size > l.latestSize() {
+				l.latestCP.Store(cp)
+			}
 		}
-		if err := l.checkAgainst(txn, cp); err != nil {
-			return err
-		}
-		l.latestCP.Store(cp)
 		return nil
 	})
 }
@@ -73,19 +74,20 @@ func checkHashCount(txn *badger.Txn, size uint64) error {
 	want := tlog.StoredHashCount(int64(size))
 	if want > 0 {
 		if _, err := txn.Get(key(prefixHash, uint64(want-1))); err != nil {
-			return fmt.Errorf("%w: %d entries but Merkle hash %d is missing: %v", ErrTampered, size, want-1, err)
+			return &VerifyError{Seq: size, Problem: fmt.Sprintf("the log ends at seq %d but Merkle hash %d is missing: %v", size, want-1, err)}
 		}
 	}
 	if _, err := txn.Get(key(prefixHash, uint64(want))); err == nil {
-		return fmt.Errorf("%w: %d entries but Merkle hashes for more are stored: entries after seq %d are missing", ErrTampered, size, size)
+		return &VerifyError{Seq: size + 1, Problem: fmt.Sprintf("entry missing: the log ends at seq %d but Merkle hashes for later entries are stored (tail truncated)", size)}
 	}
 	return nil
 }
 
-// loadLatestCheckpoint returns the larger of the latest checkpoint stored
-// in Badger and the one in the checkpoint file beside it (which survives a
-// restore of an older database), after checking its signature.
-func (l *Log) loadLatestCheckpoint(txn *badger.Txn) (*signedCheckpoint, error) {
+// loadLatestCheckpoints returns the latest checkpoint stored in Badger and
+// the one in the checkpoint file beside it (which survives a restore or
+// swap of the database), after checking their signatures.
+func (l *Log) loadLatestCheckpoints(txn *badger.Txn) ([]*signedCheckpoint, error) {
+	var out []*signedCheckpoint
 	var best *signedCheckpoint
 	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixCheckpoint}, PrefetchValues: false})
 	it.Seek(key(prefixCheckpoint, math.MaxUint64))
@@ -98,12 +100,13 @@ func (l *Log) loadLatestCheckpoint(txn *badger.Txn) (*signedCheckpoint, error) {
 			it.Close()
 			return nil, fmt.Errorf("stored checkpoint %d: %w", keyNum(it.Item().Key()), err)
 		}
+		out = append(out, best)
 	}
 	it.Close()
 	path := filepath.Join(l.dir, checkpointFileName)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return best, nil
+		return out, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -111,10 +114,7 @@ func (l *Log) loadLatestCheckpoint(txn *badger.Txn) (*signedCheckpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if best == nil || fc.Size > best.Size {
-		best = fc
-	}
-	return best, nil
+	return append(out, fc), nil
 }
 
 func (l *Log) parseSigned(b []byte) (*signedCheckpoint, error) {
