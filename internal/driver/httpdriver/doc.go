@@ -12,10 +12,11 @@
 // control plane (Verify) and that the request is fresh. Network errors, 5xx
 // and 429 are retried with exponential backoff and jitter, bounded in
 // attempts and total time; every attempt carries the same body and
-// command_id, so the bot applies the command once. Each attempt is signed
-// with a strictly later timestamp than the one before, so no two attempts
-// share a signature and a receiver may reject a repeated signature as a
-// replay. Any other 4xx is final.
+// command_id, so the bot applies the command once. Every control request
+// to a bot is signed with a strictly later timestamp than the one before
+// (attempts and repeated calls alike), so no two share a signature and a
+// receiver may reject a repeated signature as a replay. Any other 4xx is
+// final.
 //
 // docs/drivers.md is the wire reference; docs/examples/botreceiver is a
 // reference receiver.

@@ -48,14 +48,15 @@ type Request struct {
 
 // Driver is the HTTP bot driver. It is safe for concurrent use.
 type Driver struct {
-	opts Options
-	mu   sync.RWMutex
-	bots map[string]Bot
+	opts   Options
+	mu     sync.RWMutex
+	bots   map[string]Bot
+	lastTS map[string]int64 // bot -> last control timestamp signed
 }
 
 // New returns a driver without bots.
 func New(opts Options) *Driver {
-	return &Driver{opts: opts.withDefaults(), bots: make(map[string]Bot)}
+	return &Driver{opts: opts.withDefaults(), bots: make(map[string]Bot), lastTS: make(map[string]int64)}
 }
 
 // Add registers a bot's endpoint and secret.
@@ -126,10 +127,8 @@ func (d *Driver) call(ctx context.Context, m core.BotMeta, op core.Op, mode life
 	ctx, cancel := context.WithTimeout(ctx, r.MaxTotal)
 	defer cancel()
 	var last error
-	var ts int64
 	for n := 1; ; n++ {
-		ts = max(d.opts.Now().Unix(), ts+1)
-		wait, err := d.post(ctx, b, m.CommandID, ts, body)
+		wait, err := d.post(ctx, b, m.CommandID, d.nextTS(m.Bot), body)
 		if err == nil || wait < 0 {
 			return wrapOp(op, m.Bot, err)
 		}
@@ -146,6 +145,20 @@ func (d *Driver) call(ctx context.Context, m core.BotMeta, op core.Op, mode life
 		}
 	}
 	return fmt.Errorf("%s %s: %w: %w", op, m.Bot, ErrUnavailable, last)
+}
+
+// nextTS returns the timestamp for the next control request to bot: now,
+// or one second past the last one if that is later. No two control
+// requests to a bot share a timestamp, hence a signature, so a receiver can
+// refuse any repeated signature as a replay; a retried command (same body)
+// still gets through. The lead over the clock is at most the number of
+// requests sent within the same second, far inside the 5 minute window.
+func (d *Driver) nextTS(bot string) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ts := max(d.opts.Now().Unix(), d.lastTS[bot]+1)
+	d.lastTS[bot] = ts
+	return ts
 }
 
 func wrapOp(op core.Op, bot string, err error) error {

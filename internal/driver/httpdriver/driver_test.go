@@ -422,3 +422,23 @@ func TestConfig_Bot(t *testing.T) {
 		})
 	}
 }
+
+func TestDriver_RepeatedCallsGetFreshSignatures(t *testing.T) {
+	t.Parallel()
+	d, rc, _ := newTestDriver(t)
+	for range 3 { // the core repeating a command within the same second
+		if err := d.Stop(context.Background(), meta("c1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, a := range rc.attempts {
+		if seen[a.ts] {
+			t.Errorf("timestamp %s signed twice: a receiver would see a replay", a.ts)
+		}
+		seen[a.ts] = true
+	}
+	if rc.effects["c1"] != 1 {
+		t.Errorf("effects %d, want 1", rc.effects["c1"])
+	}
+}
