@@ -1,0 +1,210 @@
+package ledgercli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/botwarden/botwarden/ledger"
+	"github.com/spf13/cobra"
+)
+
+// NewCommand returns the `ledger` command tree.
+func NewCommand() *cobra.Command {
+	var data string
+	cmd := &cobra.Command{
+		Use:   "ledger",
+		Short: "Inspect, verify, export and prove the audit ledger (offline or via the running service)",
+	}
+	cmd.PersistentFlags().StringVar(&data, "data", "./data", "data folder")
+	cmd.AddCommand(headCmd(&data), verifyCmd(&data), exportCmd(&data), proveCmd(&data), keyCmd(&data), checkpointCmd(&data))
+	return cmd
+}
+
+// withBackend runs fn against the data folder or the running service.
+func withBackend(cmd *cobra.Command, data string, fn func(backend) error) error {
+	b, err := connect(cmd.Context(), data, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	err = fn(b)
+	if cerr := b.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func headCmd(data *string) *cobra.Command {
+	return &cobra.Command{
+		Use: "head", Short: "Print the ledger's size, Merkle root, last entry and latest signed checkpoint", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withBackend(cmd, *data, func(b backend) error {
+				h, err := b.head(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), h)
+			})
+		},
+	}
+}
+
+func keyCmd(data *string) *cobra.Command {
+	return &cobra.Command{
+		Use: "key", Short: "Print the ledger's public verifier key (for auditors)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := ledger.ReadVerifierKey(*data)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), k)
+			return nil
+		},
+	}
+}
+
+func checkpointCmd(data *string) *cobra.Command {
+	return &cobra.Command{
+		Use: "checkpoint", Short: "Sign the current head now and print the checkpoint", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withBackend(cmd, *data, func(b backend) error {
+				cp, err := b.checkpoint(cmd.Context())
+				if err == nil {
+					_, err = cmd.OutOrStdout().Write(cp)
+				}
+				return err
+			})
+		},
+	}
+}
+
+func proveCmd(data *string) *cobra.Command {
+	var seq, size uint64
+	c := &cobra.Command{
+		Use: "prove", Short: "Print an inclusion proof of entry --seq in the signed checkpoint for --size (default: head)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withBackend(cmd, *data, func(b backend) error {
+				p, err := b.prove(cmd.Context(), seq, size)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), p)
+			})
+		},
+	}
+	c.Flags().Uint64Var(&seq, "seq", 0, "entry to prove (required)")
+	c.Flags().Uint64Var(&size, "size", 0, "tree size (default: head)")
+	c.MarkFlagRequired("seq")
+	return c
+}
+
+func exportCmd(data *string) *cobra.Command {
+	var from, to uint64
+	var out string
+	c := &cobra.Command{
+		Use: "export", Short: "Export entries --from..--to as JSON Lines to --out, and the signed checkpoint to OUT.checkpoint", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withBackend(cmd, *data, func(b backend) error {
+				f, err := os.Create(out)
+				if err != nil {
+					return err
+				}
+				cp, err := b.export(cmd.Context(), f, from, to)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					os.Remove(out)
+					return err
+				}
+				if err := os.WriteFile(out+".checkpoint", cp, 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s and %s.checkpoint\n", out, out)
+				return nil
+			})
+		},
+	}
+	c.Flags().Uint64Var(&from, "from", 1, "first seq")
+	c.Flags().Uint64Var(&to, "to", 0, "last seq (default: head)")
+	c.Flags().StringVar(&out, "out", "", "output file (required)")
+	c.MarkFlagRequired("out")
+	return c
+}
+
+func verifyCmd(data *string) *cobra.Command {
+	var from, to uint64
+	var export, key, checkpoint, since string
+	c := &cobra.Command{
+		Use:   "verify",
+		Short: "Verify the ledger in the data folder, or an export offline (--export FILE --key PUBKEY)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if export != "" {
+				return verifyExport(cmd, export, key, checkpoint, since)
+			}
+			return withBackend(cmd, *data, func(b backend) error {
+				rep, err := b.verify(cmd.Context(), from, to)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "ok: entries %d..%d verified (%d entries, %d checkpoints) in %s\n",
+					rep.From, rep.To, rep.Entries, rep.Checkpoints, rep.Duration.Round(1e6))
+				return nil
+			})
+		},
+	}
+	c.Flags().Uint64Var(&from, "from", 1, "first seq")
+	c.Flags().Uint64Var(&to, "to", 0, "last seq (default: head)")
+	c.Flags().StringVar(&export, "export", "", "export file to verify offline (no database, no service)")
+	c.Flags().StringVar(&key, "key", "", "verifier key, or a file holding it (with --export)")
+	c.Flags().StringVar(&checkpoint, "checkpoint", "", "signed checkpoint file (default: EXPORT.checkpoint)")
+	c.Flags().StringVar(&since, "since-checkpoint", "", "an older signed checkpoint the export must be consistent with")
+	return c
+}
+
+func verifyExport(cmd *cobra.Command, export, key, checkpoint, since string) error {
+	if key == "" {
+		return fmt.Errorf("--key is required with --export")
+	}
+	if b, err := os.ReadFile(key); err == nil {
+		key = strings.TrimSpace(string(b))
+	}
+	if checkpoint == "" {
+		checkpoint = export + ".checkpoint"
+	}
+	cp, err := os.ReadFile(checkpoint)
+	if err != nil {
+		return err
+	}
+	var old []byte
+	if since != "" {
+		if old, err = os.ReadFile(since); err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(export)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rep, err := ledger.VerifyExport(cmd.Context(), f, cp, key, old)
+	if err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("ok: export %d..%d verified (%d entries, %d bytes) against checkpoint %q size %d in %s",
+		rep.From, rep.To, rep.Entries, rep.Bytes, rep.Checkpoint.Origin, rep.Checkpoint.Size, rep.Duration.Round(1e6))
+	if rep.Since != nil {
+		msg += fmt.Sprintf("; consistent with checkpoint size %d", rep.Since.Size)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), msg)
+	return nil
+}

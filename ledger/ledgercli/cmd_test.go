@@ -1,0 +1,119 @@
+package ledgercli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/botwarden/botwarden/ledger"
+)
+
+func run(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := NewCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	cmd.SilenceUsage = true
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func newLedger(t *testing.T, n int) (string, *ledger.Log) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := ledger.Open(context.Background(), dir, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n; i++ {
+		if _, err := l.Append(context.Background(), fmt.Appendf(nil, `{"type":"t","i":%d}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, l
+}
+
+func TestCommand_OfflineRoundTrip(t *testing.T) {
+	dir, l := newLedger(t, 25)
+	l.Close()
+	out, stderr, err := run(t, "head", "--data", dir)
+	if err != nil || !strings.Contains(out, `"size": 25`) || !strings.Contains(stderr, "opened data folder") {
+		t.Fatalf("head: %v %s %s", err, out, stderr)
+	}
+	key, _, err := run(t, "key", "--data", dir)
+	if err != nil || !strings.HasPrefix(key, "botwarden-ledger+") {
+		t.Fatalf("key: %v %q", err, key)
+	}
+	keyFile := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(keyFile, []byte(key), 0o644)
+	if out, _, err := run(t, "verify", "--data", dir); err != nil || !strings.HasPrefix(out, "ok: entries 1..25") {
+		t.Fatalf("verify: %v %s", err, out)
+	}
+	exp := filepath.Join(t.TempDir(), "audit.jsonl")
+	if _, _, err := run(t, "export", "--data", dir, "--from", "3", "--to", "20", "--out", exp); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := run(t, "verify", "--export", exp, "--key", keyFile); err != nil || !strings.HasPrefix(out, "ok: export 3..20") {
+		t.Fatalf("verify --export: %v %s", err, out)
+	}
+	if out, _, err := run(t, "prove", "--data", dir, "--seq", "7"); err != nil || !strings.Contains(out, `"seq": 7`) {
+		t.Fatalf("prove: %v %s", err, out)
+	}
+	b, _ := os.ReadFile(exp)
+	os.WriteFile(exp, bytes.Replace(b, []byte(`"i":9}`), []byte(`"i":8}`), 1), 0o644)
+	_, _, err = run(t, "verify", "--export", exp, "--key", key)
+	if !errors.Is(err, ledger.ErrTampered) || !strings.Contains(err.Error(), "seq 9") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("tampered export: %v", err)
+	}
+}
+
+func TestCommand_UsesRunningService(t *testing.T) {
+	dir, l := newLedger(t, 12)
+	defer l.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/admin/ledger/", http.StripPrefix("/admin/ledger", AdminHandler(l)))
+	srv := httptest.NewServer(mux) // 127.0.0.1
+	defer srv.Close()
+	os.WriteFile(filepath.Join(dir, AdminURLFile), []byte(srv.URL+"\n"), 0o644)
+
+	out, stderr, err := run(t, "head", "--data", dir)
+	if err != nil || !strings.Contains(out, `"size": 12`) || !strings.Contains(stderr, "using the running service at "+srv.URL) {
+		t.Fatalf("head: %v %s %s", err, out, stderr)
+	}
+	if out, _, err := run(t, "verify", "--data", dir); err != nil || !strings.HasPrefix(out, "ok: entries 1..12") {
+		t.Fatalf("verify: %v %s", err, out)
+	}
+	exp := filepath.Join(t.TempDir(), "a.jsonl")
+	if _, _, err := run(t, "export", "--data", dir, "--out", exp); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := run(t, "verify", "--export", exp, "--key", l.VerifierKey()); err != nil || !strings.HasPrefix(out, "ok: export 1..12") {
+		t.Fatalf("verify --export: %v %s", err, out)
+	}
+	if out, _, err := run(t, "prove", "--data", dir, "--seq", "5", "--size", "10"); err != nil || !strings.Contains(out, `"size": 10`) {
+		t.Fatalf("prove: %v %s", err, out)
+	}
+	if _, _, err := run(t, "prove", "--data", dir, "--seq", "50"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("prove beyond head: %v", err)
+	}
+	if out, _, err := run(t, "checkpoint", "--data", dir); err != nil || !strings.Contains(out, "\n12\n") {
+		t.Fatalf("checkpoint: %v %s", err, out)
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	for url, ok := range map[string]bool{"http://127.0.0.1:8080": true, "http://[::1]:1": true, "http://10.0.0.1:80": false, "https://127.0.0.1:1": false, "http://example.com": false} {
+		if err := checkLoopback(url); (err == nil) != ok {
+			t.Errorf("checkLoopback(%q) = %v", url, err)
+		}
+	}
+}
