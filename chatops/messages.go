@@ -48,6 +48,10 @@ func (ms *messages) put(id string, r *msgRef) {
 func (a *Adapter) postChallenge(ctx context.Context, channel string, ch core.Challenge, snap core.Snapshot, responseURL string) {
 	blocks := challengeBlocks(ch, snap)
 	ref := &msgRef{channel: channel, last: digest(blocks)}
+	// Registered and locked before posting: a click or notice racing the
+	// post waits for it, then renders the state as it is by then.
+	ref.mu.Lock()
+	a.msgs.put(ch.ID, ref)
 	err := a.call(ctx, "chat.postMessage", func(ctx context.Context) error {
 		_, ts, err := a.api.PostMessageContext(ctx, channel, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(challengeText(ch), false))
 		ref.ts = ts
@@ -58,7 +62,8 @@ func (a *Adapter) postChallenge(ctx context.Context, channel string, ch core.Cha
 		ref.responseURL = responseURL
 		a.respond(ctx, responseURL, slack.ResponseTypeInChannel, blocks)
 	}
-	a.msgs.put(ch.ID, ref)
+	ref.mu.Unlock()
+	a.refreshChallenge(ctx, ch.ID)
 }
 
 // refreshChallenge re-renders a challenge's message from the core's
@@ -71,7 +76,7 @@ func (a *Adapter) refreshChallenge(ctx context.Context, id string) {
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
 	ch, ok := a.core.Challenge(id)
-	if !ok {
+	if !ok || (ref.ts == "" && ref.responseURL == "") {
 		return
 	}
 	blocks := challengeBlocks(ch, a.core.Snapshot())
