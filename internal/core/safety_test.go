@@ -1,0 +1,221 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/botwarden/botwarden/internal/core"
+	"github.com/botwarden/botwarden/internal/core/coretest"
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+func TestGates_DenyStartResumeApply(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(h *coretest.Harness)
+		want  core.Reason
+	}{
+		{"no gate data at all", func(h *coretest.Harness) { h.SetSafety(core.SafetyNormal) }, core.ReasonGateUnknown},
+		{"gate FAIL on group", func(h *coretest.Harness) { h.Healthy(); h.SetGate("risk", "group:majors", core.GateFail) }, core.ReasonGateFail},
+		{"gate UNKNOWN on bot", func(h *coretest.Harness) { h.Healthy(); h.SetGate("feed", "alpha", core.GateUnknown) }, core.ReasonGateUnknown},
+		{"stale gate", func(h *coretest.Harness) {
+			h.SetSafety(core.SafetyNormal)
+			_ = h.Engine.SetGates(context.Background(), core.GatesDoc{SchemaVersion: "1.0", Source: "t", Results: []core.GateResult{
+				{Gate: "risk", Scope: "global", Status: core.GatePass, EvaluatedAt: h.Clock.Now(), TTLSeconds: 30}}})
+			h.Clock.Advance(31 * time.Second)
+		}, core.ReasonGateUnknown},
+		{"stale safety", func(h *coretest.Harness) {
+			h.Healthy()
+			_ = h.Engine.SetSafety(context.Background(), core.SafetyDoc{SchemaVersion: "1.0", Mode: core.SafetyNormal,
+				Source: "t", UpdatedAt: h.Clock.Now(), TTLSeconds: 10})
+			h.Clock.Advance(11 * time.Second)
+		}, core.ReasonSafety},
+	}
+	ops := []struct {
+		op core.Op
+		p  core.Params
+	}{{core.OpStart, core.Params{Mode: lifecycle.Paper}}, {core.OpApply, core.Params{ConfigRef: "v2"}}}
+	for _, tc := range cases {
+		for _, op := range ops {
+			t.Run(tc.name+"/"+string(op.op), func(t *testing.T) {
+				h := coretest.NewEngine(t)
+				tc.setup(h)
+				o := h.Submit(h.Cmd(coretest.Operator, "alpha", op.op, op.p))
+				if o.Status != core.StatusDenied || o.Reason != tc.want {
+					t.Fatalf("got %s/%s (%s), want denied/%s", o.Status, o.Reason, o.Detail, tc.want)
+				}
+				if len(h.Driver.Calls()) != 0 {
+					t.Fatal("driver called")
+				}
+			})
+		}
+	}
+}
+
+func TestTick_StaleDataRecordedUnknown(t *testing.T) {
+	h := coretest.NewEngine(t)
+	ctx := context.Background()
+	_ = h.Engine.SetSafety(ctx, core.SafetyDoc{SchemaVersion: "1.0", Mode: core.SafetyNormal, Source: "t", UpdatedAt: h.Clock.Now(), TTLSeconds: 10})
+	_ = h.Engine.SetGates(ctx, core.GatesDoc{SchemaVersion: "1.0", Source: "t", Results: []core.GateResult{
+		{Gate: "risk", Scope: "global", Status: core.GatePass, EvaluatedAt: h.Clock.Now(), TTLSeconds: 10}}})
+	h.Clock.Advance(11 * time.Second)
+	h.Engine.Tick(ctx)
+	h.Engine.Tick(ctx) // no second transition
+	s := h.Engine.Snapshot()
+	if s.Safety.Mode != core.SafetyUnknown || s.Gates[0].Status != core.GateUnknown || !s.Gates[0].Stale {
+		t.Fatalf("snapshot: %+v", s)
+	}
+	saf := h.EventsOf(core.EvSafety)
+	if len(saf) != 2 || saf[1].Safety.Mode != core.SafetyUnknown || saf[1].Safety.Previous != core.SafetyNormal {
+		t.Fatalf("safety events: %+v", saf)
+	}
+	if g := h.EventsOf(core.EvGate); len(g) != 2 || !g[1].Gate.Stale {
+		t.Fatalf("gate events: %+v", g)
+	}
+	// Fresh data brings it back, recorded.
+	h.Healthy()
+	if s := h.Engine.Snapshot(); s.Safety.Mode != core.SafetyNormal || s.Gates[0].Status != core.GatePass {
+		t.Fatalf("after refresh: %+v", s)
+	}
+	h.ValidateEvents()
+}
+
+func TestSetSafety_ValidatesContract(t *testing.T) {
+	h := coretest.NewEngine(t)
+	err := h.Engine.SetSafety(context.Background(), core.SafetyDoc{SchemaVersion: "1.0", Mode: "FINE", Source: "t", UpdatedAt: h.Clock.Now()})
+	if err == nil {
+		t.Fatal("bad safety mode accepted")
+	}
+	err = h.Engine.SetGates(context.Background(), core.GatesDoc{SchemaVersion: "1.0", Source: "t", Results: []core.GateResult{
+		{Gate: "risk", Scope: "global", Status: "OK", EvaluatedAt: h.Clock.Now(), TTLSeconds: 10}}})
+	if err == nil {
+		t.Fatal("bad gate status accepted")
+	}
+	// A refresh with the same mode records nothing new.
+	h.SetSafety(core.SafetyNormal)
+	n := h.Auditor.Len()
+	h.SetSafety(core.SafetyNormal)
+	if h.Auditor.Len() != n {
+		t.Fatal("refresh recorded an event")
+	}
+}
+
+func TestKillSwitch_TightenLoosen(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	set := func(actor, target string, op core.Op, lv string) core.Outcome {
+		return h.Submit(h.Cmd(actor, target, op, core.Params{Level: lv}))
+	}
+	if o := set(coretest.Operator, "group:majors", core.OpKillSwitchSet, "reduce_only"); o.Status != core.StatusApplied {
+		t.Fatalf("tighten: %+v", o)
+	}
+	if o := set(coretest.Operator, "group:majors", core.OpKillSwitchSet, "off"); o.Reason != core.ReasonLevel {
+		t.Fatalf("set used to loosen: %+v", o)
+	}
+	if o := set(coretest.Operator, "group:majors", core.OpKillSwitchRelease, "off"); o.Reason != core.ReasonForbidden {
+		t.Fatalf("operator loosening: %+v", o)
+	}
+	// Live is refused under any engaged level; paper is not.
+	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Live})); o.Reason != core.ReasonKillSwitch {
+		t.Fatalf("live under kill-switch: %+v", o)
+	}
+	if o := h.Submit(h.Cmd(coretest.Operator, "gamma", core.OpStart, core.Params{Mode: lifecycle.Live})); o.Status != core.StatusChallenged {
+		t.Fatalf("other group's live start: %+v", o)
+	}
+	if s := h.Engine.Snapshot(); s.Bots[0].KillSwitch != core.LevelReduceOnly || s.Bots[2].KillSwitch != core.LevelOff {
+		t.Fatalf("effective levels: %+v", s.Bots)
+	}
+	rel := set(coretest.Admin, "group:majors", core.OpKillSwitchRelease, "off")
+	if rel.Status != core.StatusChallenged {
+		t.Fatalf("release must be challenged: %+v", rel)
+	}
+	if c := h.Confirm(rel.Challenge.ID, coretest.Approver); c.Status != core.StatusApplied {
+		t.Fatalf("confirmed release: %+v", c)
+	}
+	ks := h.EventsOf(core.EvKillSwitch)
+	if len(ks) != 2 || ks[1].KillSwitch.Level != core.LevelOff || ks[1].KillSwitch.Previous != core.LevelReduceOnly {
+		t.Fatalf("kill-switch events: %+v", ks)
+	}
+	if len(h.Actions.Requests()) != 2 {
+		t.Fatalf("actions: %+v", h.Actions.Requests())
+	}
+	h.ValidateEvents()
+}
+
+func TestKillSwitch_TightenRecordedEvenIfPushFails(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	h.Actions.SetError(coretest.ErrInjected)
+	o := h.Submit(h.Cmd(coretest.Operator, "global", core.OpKillSwitchSet, core.Params{Level: "halt"}))
+	if o.Status != core.StatusFailed || h.Engine.Snapshot().KillSwitch["global"] != core.LevelHalt {
+		t.Fatalf("got %+v / %+v", o, h.Engine.Snapshot().KillSwitch)
+	}
+}
+
+func TestGateOverride_BoundedAndExpires(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	h.SetGate("feed", "alpha", core.GateFail)
+	if o := h.Submit(h.Cmd(coretest.Admin, "alpha", core.OpGateOverride, core.Params{Gate: "feed", Duration: "2h"})); o.Reason != core.ReasonPolicyLimit {
+		t.Fatalf("beyond policy bound: %+v", o)
+	}
+	o := h.Submit(h.Cmd(coretest.Admin, "alpha", core.OpGateOverride, core.Params{Gate: "feed", Duration: "10m"}))
+	if c := h.Confirm(o.Challenge.ID, coretest.Approver); c.Status != core.StatusApplied {
+		t.Fatalf("override: %+v", c)
+	}
+	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusApplied {
+		t.Fatalf("start under override: %+v", o)
+	}
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpPause, core.Params{}))
+	h.Clock.Advance(11 * time.Minute)
+	h.Engine.Tick(context.Background())
+	if len(h.EventsOf(core.EvOverrideExpired)) != 1 {
+		t.Fatal("override expiry not recorded")
+	}
+	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpResume, core.Params{Mode: lifecycle.Paper})); o.Reason != core.ReasonGateFail {
+		t.Fatalf("resume after override expired: %+v", o)
+	}
+	h.ValidateEvents()
+}
+
+func TestActions_OpsRecordedWithoutSecrets(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	o := h.Submit(h.Cmd(coretest.Admin, "alpha", core.OpSecretRotate, core.Params{SecretRef: "vault:trading/alpha/key"}))
+	h.Confirm(o.Challenge.ID, coretest.Approver)
+	o = h.Submit(h.Cmd(coretest.Admin, "global", core.OpMonitoringDisable, core.Params{Duration: "15m"}))
+	h.Confirm(o.Challenge.ID, coretest.Approver)
+	if n := len(h.Actions.Requests()); n != 2 {
+		t.Fatalf("actions run: %d", n)
+	}
+	if len(h.EventsOf(core.EvMonitoring)) != 1 {
+		t.Fatal("monitoring.disabled not recorded")
+	}
+	h.ValidateEvents()
+}
+
+func TestActions_MissingBackendsDenied(t *testing.T) {
+	h := coretest.NewEngine(t, coretest.WithoutBundler(), coretest.WithoutActions())
+	h.Healthy()
+	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpBundle, core.Params{})); o.Reason != core.ReasonUnavailable {
+		t.Fatalf("bundle without bundler: %+v", o)
+	}
+	if o := h.Submit(h.Cmd(coretest.Admin, "alpha", core.OpSecretRotate, core.Params{SecretRef: "vault:x"})); o.Reason != core.ReasonUnavailable {
+		t.Fatalf("secret rotate without actions: %+v", o)
+	}
+}
+
+func TestBundle_Recorded(t *testing.T) {
+	h := coretest.NewEngine(t)
+	o := h.Submit(h.Cmd(coretest.Auditor, "alpha", core.OpBundle, core.Params{}))
+	if o.Status != core.StatusApplied || len(h.EventsOf(core.EvBundle)) != 1 {
+		t.Fatalf("bundle: %+v", o)
+	}
+	h.Bundler.SetError(errors.New("disk full"))
+	if o := h.Submit(h.Cmd(coretest.Auditor, "alpha", core.OpBundle, core.Params{})); o.Status != core.StatusFailed {
+		t.Fatalf("failed bundle: %+v", o)
+	}
+	h.ValidateEvents()
+}
