@@ -49,7 +49,7 @@ var verbs = []verb{
 	{name: "pause", op: core.OpPause, args: "BOT", summary: "pause a running bot", build: oneTarget},
 	{name: "resume", op: core.OpResume, args: "BOT --mode paper|shadow|live", flags: []string{"mode"}, summary: "resume a paused bot in an explicit mode", build: withMode(true)},
 	{name: "apply", op: core.OpApply, args: "BOT CONFIG_REF [--mode MODE]", flags: []string{"mode"}, summary: "apply a strategy config", build: buildApply},
-	{name: "quarantine", op: core.OpQuarantine, args: "BOT --reason TEXT", summary: "isolate a bot (no automatic recovery)", build: oneTarget},
+	{name: "quarantine", op: core.OpQuarantine, args: "BOT", summary: "isolate a bot (no automatic recovery)", build: oneTarget},
 	{name: "release", op: core.OpRelease, args: "BOT", summary: "release a quarantined bot to IDLE", build: oneTarget},
 	{name: "killswitch set", op: core.OpKillSwitchSet, args: "SCOPE off|reduce_only|halt", summary: "engage or tighten a kill-switch", build: buildKillSet},
 	{name: "killswitch release", op: core.OpKillSwitchRelease, args: "SCOPE [LEVEL]", summary: "loosen a kill-switch (to off unless LEVEL)", build: buildKillRelease},
