@@ -68,6 +68,15 @@ func Compile(name string) (*jsonschema.Schema, error) {
 	if !known(name) {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownSchema, name)
 	}
+	c, err := compiler()
+	if err != nil {
+		return nil, err
+	}
+	return compile(c, name)
+}
+
+// compiler returns a compiler holding every schema as a resource.
+func compiler() (*jsonschema.Compiler, error) {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	for _, n := range Names() {
@@ -83,6 +92,10 @@ func Compile(name string) (*jsonschema.Schema, error) {
 			return nil, fmt.Errorf("add schema %s: %w", n, err)
 		}
 	}
+	return c, nil
+}
+
+func compile(c *jsonschema.Compiler, name string) (*jsonschema.Schema, error) {
 	s, err := c.Compile(baseURL + name + ".schema.json")
 	if err != nil {
 		return nil, fmt.Errorf("compile schema %s: %w", name, err)
@@ -97,9 +110,13 @@ type Validator struct {
 
 // NewValidator compiles every schema once.
 func NewValidator() (*Validator, error) {
+	c, err := compiler()
+	if err != nil {
+		return nil, err
+	}
 	v := &Validator{schemas: make(map[string]*jsonschema.Schema)}
 	for _, n := range Names() {
-		s, err := Compile(n)
+		s, err := compile(c, n)
 		if err != nil {
 			return nil, err
 		}

@@ -42,6 +42,7 @@ type Harness struct {
 	Config   core.Config
 	Deps     core.Deps
 	ids      atomic.Uint64
+	valid    *contracts.Validator
 }
 
 // Option adjusts the harness before the engine is built.
@@ -218,12 +219,15 @@ func (h *Harness) EventsOf(typ string) []core.Event {
 // docs/contracts/audit_event.schema.json.
 func (h *Harness) ValidateEvents() {
 	h.T.Helper()
-	v, err := contracts.NewValidator()
-	if err != nil {
-		h.T.Fatal(err)
+	if h.valid == nil {
+		v, err := contracts.NewValidator()
+		if err != nil {
+			h.T.Fatal(err)
+		}
+		h.valid = v
 	}
 	for i, raw := range h.Auditor.Raw() {
-		if err := v.Validate(contracts.AuditEvent, raw); err != nil {
+		if err := h.valid.Validate(contracts.AuditEvent, raw); err != nil {
 			h.T.Fatalf("event seq %d invalid: %v\n%s", i+1, err, raw)
 		}
 	}

@@ -1,0 +1,147 @@
+package core_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/botwarden/botwarden/internal/core"
+	"github.com/botwarden/botwarden/internal/core/coretest"
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+func TestLedgerDown_RefusesAllButSafetyIncreasing(t *testing.T) {
+	cases := []struct {
+		op        core.Op
+		target    string
+		p         core.Params
+		proceeds  bool
+		wantState lifecycle.State
+	}{
+		{core.OpStart, "alpha", core.Params{Mode: lifecycle.Live}, false, lifecycle.RunningPaper},
+		{core.OpStart, "gamma", core.Params{Mode: lifecycle.Paper}, false, lifecycle.Idle},
+		{core.OpApply, "alpha", core.Params{ConfigRef: "v9"}, false, lifecycle.RunningPaper},
+		{core.OpRelease, "alpha", core.Params{}, false, lifecycle.RunningPaper},
+		{core.OpBundle, "alpha", core.Params{}, false, lifecycle.RunningPaper},
+		{core.OpStatus, "alpha", core.Params{}, false, lifecycle.RunningPaper},
+		{core.OpStop, "alpha", core.Params{}, true, lifecycle.Stopping},
+		{core.OpPause, "alpha", core.Params{}, true, lifecycle.Paused},
+		{core.OpQuarantine, "alpha", core.Params{}, true, lifecycle.Quarantined},
+		{core.OpKillSwitchSet, "global", core.Params{Level: "halt"}, true, lifecycle.RunningPaper},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.op)+"/"+tc.target, func(t *testing.T) {
+			h := coretest.NewEngine(t)
+			h.Healthy()
+			h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+			calls := len(h.Driver.Calls())
+			n := h.Auditor.Len()
+			h.Auditor.SetFailing(true)
+			o := h.Submit(h.Cmd(coretest.Admin, tc.target, tc.op, tc.p))
+			if h.Auditor.Len() != n {
+				t.Fatal("events recorded while failing")
+			}
+			if !tc.proceeds {
+				if o.Status != core.StatusDenied || o.Reason != core.ReasonLedgerUnavailable {
+					t.Fatalf("got %+v, want refusal", o)
+				}
+				if len(h.Driver.Calls()) != calls || len(h.Actions.Requests()) != 0 {
+					t.Fatal("effect ran without audit")
+				}
+			} else if o.Status != core.StatusApplied {
+				t.Fatalf("safety-increasing op refused: %+v", o)
+			}
+			bot := tc.target
+			if bot == "global" {
+				bot = "alpha"
+			}
+			if got := h.State(bot); got != tc.wantState {
+				t.Fatalf("state %s, want %s", got, tc.wantState)
+			}
+		})
+	}
+}
+
+func TestLedgerDown_ConfirmRefused(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Live}))
+	h.Auditor.SetFailing(true)
+	c := h.Confirm(o.Challenge.ID, coretest.Approver)
+	if c.Reason != core.ReasonLedgerUnavailable || h.State("alpha") != lifecycle.Idle {
+		t.Fatalf("confirm with ledger down: %+v", c)
+	}
+	h.Auditor.SetFailing(false)
+	if c := h.Confirm(o.Challenge.ID, coretest.Approver); c.Status != core.StatusApplied {
+		t.Fatalf("confirm once ledger is back: %+v", c)
+	}
+}
+
+func TestRestart_InterruptedCommandRecordedFailed(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	n := h.Auditor.Len()
+	cmd := h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})
+	h.Submit(cmd)
+	h.Auditor.Truncate(n + 1) // crash: only the intent made it to the ledger
+	h2 := h.Restart()
+	o, ok := h2.Engine.Outcome(cmd.CommandID)
+	if !ok || o.Status != core.StatusFailed || o.Reason != core.ReasonInterrupted {
+		t.Fatalf("interrupted outcome: %+v", o)
+	}
+	if h2.State("alpha") != lifecycle.Idle {
+		t.Fatalf("state %s: the last recorded transition says IDLE", h2.State("alpha"))
+	}
+	if again := h2.Submit(cmd); !again.Duplicate {
+		t.Fatal("interrupted command re-executed")
+	}
+	h2.ValidateEvents()
+}
+
+func TestRestart_ReplayReproducesState(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	h.Submit(h.Cmd(coretest.Operator, "beta", core.OpStart, core.Params{Mode: lifecycle.Shadow}))
+	h.Submit(h.Cmd(coretest.Operator, "beta", core.OpPause, core.Params{}))
+	h.Submit(h.Cmd(coretest.Operator, "gamma", core.OpQuarantine, core.Params{}))
+	h.Submit(h.Cmd(coretest.Operator, "group:alts", core.OpKillSwitchSet, core.Params{Level: "halt"}))
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpApply, core.Params{ConfigRef: "cfg-7"}))
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Live})) // open challenge
+	before := h.Engine.Snapshot()
+	h2 := h.Restart()
+	after := h2.Engine.Snapshot()
+	assertSameSnapshot(t, before, after)
+}
+
+func TestNew_RefusesOtherEnvironmentsLedger(t *testing.T) {
+	h := coretest.NewEngine(t)
+	cfg := h.Config
+	cfg.Environment = "prod"
+	if _, err := core.New(context.Background(), cfg, h.Deps); err == nil {
+		t.Fatal("prod engine accepted a dev ledger")
+	}
+}
+
+func TestSubscribe_NoticesAndDrops(t *testing.T) {
+	h := coretest.NewEngine(t)
+	fast, cancelFast := h.Engine.Subscribe(64)
+	defer cancelFast()
+	slow, cancelSlow := h.Engine.Subscribe(1)
+	defer cancelSlow()
+	h.Healthy()
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	want := []string{core.EvSafety, core.EvGate, core.EvRequested, core.EvTransition, core.EvApplied}
+	for _, typ := range want {
+		n := <-fast
+		if n.EventType != typ || n.Seq == 0 || len(n.Event) == 0 {
+			t.Fatalf("notice %+v, want %s", n, typ)
+		}
+	}
+	<-slow // the first one got through; the rest were dropped
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpPause, core.Params{}))
+	if n := <-slow; n.Dropped != uint64(len(want)-1) {
+		t.Fatalf("dropped = %d, want %d", n.Dropped, len(want)-1)
+	}
+	cancelSlow()
+	cancelSlow() // idempotent
+}
