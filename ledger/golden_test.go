@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -100,5 +101,22 @@ func TestGolden_FilesVerify(t *testing.T) {
 	sum := sha256Sum(buf.Bytes())
 	if hex.EncodeToString(sum[:]) != hex.EncodeToString(first.Hash[:]) {
 		t.Fatal("seq 1 chain hash does not follow the documented layout")
+	}
+}
+
+// TestGolden_DocsVerifierAgrees runs the Python verifier printed in
+// docs/ledger.md (a copy in testdata/docs) on the golden exports.
+func TestGolden_DocsVerifierAgrees(t *testing.T) {
+	t.Parallel()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	for _, name := range []string{"export.jsonl", "export-4-6.jsonl"} {
+		p := filepath.Join("testdata", "golden", name)
+		out, err := exec.Command(py, filepath.Join("testdata", "docs", "verify_export.py"), p, p+".checkpoint").CombinedOutput()
+		if err != nil || !bytes.HasPrefix(out, []byte("ok ")) {
+			t.Fatalf("%s: %v %s", name, err, out)
+		}
 	}
 }
