@@ -111,3 +111,13 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// command returns what runs for op: its argv with the bot's directory,
+// environment, secrets and the op's timeout.
+func (c Config) command(op core.Op) Command {
+	t := c.Timeout
+	if op == core.OpStatus {
+		t = c.StatusTimeout
+	}
+	return Command{Argv: c.argv(op), Dir: c.Dir, Timeout: t, Env: c.Env, SecretEnv: c.SecretEnv, SecretFiles: c.SecretFiles}
+}

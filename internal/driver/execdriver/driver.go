@@ -147,8 +147,7 @@ func (d *Driver) control(ctx context.Context, j job) error {
 		}
 		return nil
 	}
-	j.timeout = b.cfg.Timeout
-	res, _, err := d.run(ctx, b, j)
+	res, _, err := d.run(ctx, b.cfg.command(j.op), j.op, j.meta.CommandID, j.vars())
 	b.record(res, err == nil)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w%s", j.op, j.meta.Bot, err, outputSuffix(res.Output))

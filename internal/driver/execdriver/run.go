@@ -30,36 +30,48 @@ type Result struct {
 	Error     string        `json:"error,omitempty"`
 }
 
-// job is one command to run.
+// job is one bot operation to run.
 type job struct {
 	op        core.Op
 	meta      core.BotMeta
 	mode      lifecycle.Mode
 	configRef string
-	timeout   time.Duration
 }
 
-// run executes the job's command for b. It returns the result, the
-// command's stdout (bounded) and an error for anything but exit 0.
-func (d *Driver) run(ctx context.Context, b *bot, j job) (Result, []byte, error) {
-	argv := b.cfg.argv(j.op)
-	res := Result{Op: j.op, CommandID: j.meta.CommandID, Argv: argv, At: d.opts.Now(), ExitCode: -1}
-	if len(argv) == 0 {
-		return res, nil, fmt.Errorf("%w: %s", ErrNotConfigured, j.op)
+// vars returns the BOTWARDEN_* variables of a bot operation.
+func (j job) vars() []string {
+	return []string{
+		"BOTWARDEN_OP=" + string(j.op),
+		"BOTWARDEN_MODE=" + string(j.mode),
+		"BOTWARDEN_BOT=" + j.meta.Bot,
+		"BOTWARDEN_COMMAND_ID=" + j.meta.CommandID,
+		"BOTWARDEN_TRACE_ID=" + j.meta.TraceID,
+		"BOTWARDEN_RUN_ID=" + j.meta.RunID,
+		"BOTWARDEN_CONFIG_REF=" + j.configRef,
 	}
-	secrets, err := d.resolve(b.cfg)
+}
+
+// run executes c for op with the given BOTWARDEN_* vars. It returns the
+// result, the command's stdout (bounded) and an error for anything but
+// exit 0.
+func (d *Driver) run(ctx context.Context, c Command, op core.Op, commandID string, vars []string) (Result, []byte, error) {
+	res := Result{Op: op, CommandID: commandID, Argv: c.Argv, At: d.opts.Now(), ExitCode: -1}
+	if len(c.Argv) == 0 {
+		return res, nil, fmt.Errorf("%w: %s", ErrNotConfigured, op)
+	}
+	secrets, err := d.resolve(c)
 	if err != nil {
 		return res, nil, err
 	}
-	if err := argvClean(argv, secrets); err != nil {
+	if err := argvClean(c.Argv, secrets); err != nil {
 		res.Argv = nil // it holds a secret: keep it out of diagnostics too
 		return res, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, j.timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = b.cfg.Dir
-	cmd.Env = d.env(b.cfg, j, secrets)
+	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
+	cmd.Dir = c.Dir
+	cmd.Env = d.env(c, vars, secrets)
 	cmd.WaitDelay = 2 * time.Second
 	killGroup(cmd)
 	var out tail
@@ -70,7 +82,7 @@ func (d *Driver) run(ctx context.Context, b *bot, j job) (Result, []byte, error)
 	err = cmd.Run()
 	res.Duration = time.Since(start)
 	res.Output = redact(out.bytes(), values(secrets))
-	err = classify(ctx, j.timeout, cmd, err)
+	err = classify(ctx, c.Timeout, cmd, err)
 	if cmd.ProcessState != nil {
 		res.ExitCode = cmd.ProcessState.ExitCode()
 	}
@@ -97,17 +109,8 @@ func classify(ctx context.Context, timeout time.Duration, cmd *exec.Cmd, err err
 }
 
 // env builds the command's environment from scratch.
-func (d *Driver) env(c Config, j job, secrets map[string]string) []string {
-	env := []string{
-		"PATH=" + d.opts.Path,
-		"BOTWARDEN_OP=" + string(j.op),
-		"BOTWARDEN_MODE=" + string(j.mode),
-		"BOTWARDEN_BOT=" + j.meta.Bot,
-		"BOTWARDEN_COMMAND_ID=" + j.meta.CommandID,
-		"BOTWARDEN_TRACE_ID=" + j.meta.TraceID,
-		"BOTWARDEN_RUN_ID=" + j.meta.RunID,
-		"BOTWARDEN_CONFIG_REF=" + j.configRef,
-	}
+func (d *Driver) env(c Command, vars []string, secrets map[string]string) []string {
+	env := append([]string{"PATH=" + d.opts.Path}, vars...)
 	for k, v := range c.Env {
 		env = append(env, k+"="+v)
 	}
@@ -118,7 +121,7 @@ func (d *Driver) env(c Config, j job, secrets map[string]string) []string {
 }
 
 // resolve reads the bot's secrets now, so a rotated file is picked up.
-func (d *Driver) resolve(c Config) (map[string]string, error) {
+func (d *Driver) resolve(c Command) (map[string]string, error) {
 	out := make(map[string]string, len(c.SecretEnv)+len(c.SecretFiles))
 	for k, src := range c.SecretEnv {
 		v := d.opts.Getenv(src)

@@ -42,8 +42,8 @@ func (d *Driver) Status(ctx context.Context, id string) (core.BotStatus, error) 
 	if err != nil {
 		return core.BotStatus{}, fmt.Errorf("status: %w", err)
 	}
-	j := job{op: core.OpStatus, meta: core.BotMeta{Bot: id}, timeout: b.cfg.StatusTimeout}
-	res, stdout, err := d.run(ctx, b, j)
+	j := job{op: core.OpStatus, meta: core.BotMeta{Bot: id}}
+	res, stdout, err := d.run(ctx, b.cfg.command(core.OpStatus), core.OpStatus, "", j.vars())
 	b.record(res, false)
 	switch {
 	case err == nil:
@@ -59,7 +59,7 @@ func (d *Driver) Status(ctx context.Context, id string) (core.BotStatus, error) 
 }
 
 func (d *Driver) secretValues(b *bot) []string {
-	s, err := d.resolve(b.cfg)
+	s, err := d.resolve(b.cfg.command(core.OpStatus))
 	if err != nil {
 		return nil
 	}

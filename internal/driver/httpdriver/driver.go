@@ -123,14 +123,33 @@ func (d *Driver) call(ctx context.Context, m core.BotMeta, op core.Op, mode life
 	if err != nil {
 		return fmt.Errorf("%s %s: encode: %w", op, m.Bot, err)
 	}
+	return wrapOp(op, m.Bot, d.send(ctx, m.Bot, b, m.CommandID, body))
+}
+
+// Post sends body to target's control URL with the same signing, headers
+// and bounded retries as a bot operation (used by the actions for non-bot
+// operations). name keys the timestamp sequence (one per receiver);
+// idempotencyKey goes in the Idempotency-Key header.
+func (d *Driver) Post(ctx context.Context, name string, target Bot, idempotencyKey string, body []byte) error {
+	if err := target.validate(); err != nil {
+		return err
+	}
+	if idempotencyKey == "" {
+		return errors.New("post: idempotency key is required")
+	}
+	return d.send(ctx, name, target, idempotencyKey, body)
+}
+
+// send POSTs body with bounded retries.
+func (d *Driver) send(ctx context.Context, name string, b Bot, key string, body []byte) error {
 	r := d.opts.Retry
 	ctx, cancel := context.WithTimeout(ctx, r.MaxTotal)
 	defer cancel()
 	var last error
 	for n := 1; ; n++ {
-		wait, err := d.post(ctx, b, m.CommandID, d.nextTS(m.Bot), body)
+		wait, err := d.post(ctx, b, key, d.nextTS(name), body)
 		if err == nil || wait < 0 {
-			return wrapOp(op, m.Bot, err)
+			return err
 		}
 		last = err
 		if n >= r.Attempts {
@@ -144,7 +163,7 @@ func (d *Driver) call(ctx context.Context, m core.BotMeta, op core.Op, mode life
 			break
 		}
 	}
-	return fmt.Errorf("%s %s: %w: %w", op, m.Bot, ErrUnavailable, last)
+	return fmt.Errorf("%w: %w", ErrUnavailable, last)
 }
 
 // nextTS returns the timestamp for the next control request to bot: now,
