@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -97,7 +98,7 @@ func Inspect(ctx context.Context, path string, opts InspectOptions) (Report, err
 	rep.checkFiles(seen)
 	rep.checkLedger(ctx, path, small, opts)
 	if !rep.OK() {
-		return rep, fmt.Errorf("%s: %s: %w", path, strings.Join(rep.Problems, "; "), ErrMismatch)
+		return rep, fmt.Errorf("%s: %d problem(s), first: %s: %w", path, len(rep.Problems), rep.Problems[0], ErrMismatch)
 	}
 	return rep, nil
 }
@@ -147,17 +148,22 @@ func (rep *Report) checkLedger(ctx context.Context, path string, small map[strin
 		key, src = strings.TrimSpace(string(small[ledgerKeyName])), "bundle (integrity only)"
 	}
 	rep.KeySource = src
+	var verr error
 	err := walkFile(ctx, path, func(name string, _ int64, r io.Reader) error {
 		if name != ledgerExportName {
 			return nil
 		}
 		lr, err := ledger.VerifyExport(ctx, r, cp, key, nil)
 		if err != nil {
-			return err
+			verr = err
+			return fs.SkipAll
 		}
 		rep.Ledger = &lr
 		return nil
 	})
+	if verr != nil {
+		err = verr
+	}
 	switch {
 	case err != nil:
 		rep.Problems = append(rep.Problems, "ledger export: "+err.Error())
