@@ -107,7 +107,9 @@ func TestSubmit_DeniedAndRecorded(t *testing.T) {
 	}{
 		{"other environment", func(c *core.Command) { c.Environment = "prod" }, core.ReasonWrongEnvironment},
 		{"unknown bot", func(c *core.Command) { c.Target = "delta" }, core.ReasonUnknownTarget},
-		{"unknown group", func(c *core.Command) { c.Target, c.Op, c.RequestedTransition, c.Params = "group:nope", core.OpStop, "stop", core.Params{} }, core.ReasonUnknownTarget},
+		{"unknown group", func(c *core.Command) {
+			c.Target, c.Op, c.RequestedTransition, c.Params = "group:nope", core.OpStop, "stop", core.Params{}
+		}, core.ReasonUnknownTarget},
 		{"start on a group", func(c *core.Command) { c.Target = "group:majors" }, core.ReasonUnknownTarget},
 		{"stale FROM", func(c *core.Command) { c.RequestedTransition = "PAUSED->RUNNING_PAPER" }, core.ReasonTransition},
 		{"viewer", func(c *core.Command) { c.Actor = coretest.Viewer }, core.ReasonForbidden},
@@ -152,7 +154,9 @@ func TestSubmit_MalformedIsErrorNothingRecorded(t *testing.T) {
 		{"transition for another op", func(c *core.Command) { c.RequestedTransition = "IDLE->PAUSED" }},
 		{"transition garbage", func(c *core.Command) { c.RequestedTransition = "go" }},
 		{"bad target", func(c *core.Command) { c.Target = "group:" }},
-		{"bad duration", func(c *core.Command) { c.Op, c.RequestedTransition, c.Params = core.OpMonitoringDisable, "monitoring_disable", core.Params{Duration: "0s"} }},
+		{"bad duration", func(c *core.Command) {
+			c.Op, c.RequestedTransition, c.Params = core.OpMonitoringDisable, "monitoring_disable", core.Params{Duration: "0s"}
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
