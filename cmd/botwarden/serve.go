@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/botwarden/botwarden/ledger/ledgercli"
+)
+
+func newServeCmd() *cobra.Command {
+	var configPath, dataDir string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the control plane (without --config: the embedded demo)",
+		Long: `Run the control plane for one environment.
+
+Without --config it starts the embedded default: three simulated bots, the
+demo policy, Badger in ./data and every listener on 127.0.0.1. Secrets are
+read only from the environment (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, the
+variables the config names), never from the config file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			if dataDir != "" {
+				cfg.DataDir = dataDir
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, serveEnv{getenv: os.Getenv, out: cmd.OutOrStdout(), logOut: os.Stderr})
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "service config file (YAML); default: the embedded demo")
+	cmd.Flags().StringVar(&dataDir, "data", "", "data folder (overrides data_dir in the config)")
+	return cmd
+}
+
+// serveEnv is what serve takes from its process: the environment for
+// secrets, where to print the banner and where to log.
+type serveEnv struct {
+	getenv func(string) string
+	out    io.Writer
+	logOut io.Writer
+	// started, if set, is called with the bound addresses once serving.
+	started func(httpAddr, adminAddr string)
+}
+
+// serve runs the service until ctx ends, then shuts down cleanly: listeners
+// first, then the engine's loops, the ledger last.
+func serve(ctx context.Context, cfg *Config, env serveEnv) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	svc, err := build(ctx, cfg, env)
+	if err != nil {
+		return err
+	}
+	defer svc.close()
+
+	httpLn, err := net.Listen("tcp", cfg.Listen.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen.HTTP, err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.Listen.Admin)
+	if err != nil {
+		httpLn.Close()
+		return fmt.Errorf("listen admin %s: %w", cfg.Listen.Admin, err)
+	}
+	adminURL := "http://" + adminLn.Addr().String()
+	urlFile := filepath.Join(cfg.DataDir, ledgercli.AdminURLFile)
+	if err := os.WriteFile(urlFile, []byte(adminURL+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", urlFile, err)
+	}
+	defer os.Remove(urlFile)
+
+	srv := &http.Server{Handler: svc.handler(), ReadHeaderTimeout: 10 * time.Second}
+	admin := &http.Server{Handler: svc.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(httpLn) }()
+	go func() { errc <- admin.Serve(adminLn) }()
+
+	loops, cancelLoops := context.WithCancel(ctx)
+	done := svc.runLoops(loops)
+	svc.banner(env.out, "http://"+httpLn.Addr().String(), adminURL)
+	if env.started != nil {
+		env.started(httpLn.Addr().String(), adminLn.Addr().String())
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	svc.log.Info().Msg("shutting down")
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shut)
+	_ = admin.Shutdown(shut)
+	cancelLoops()
+	<-done
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// newLogger writes JSON lines to out and to the support-bundle ring.
+func newLogger(out io.Writer, ring io.Writer, envName string) zerolog.Logger {
+	return zerolog.New(zerolog.MultiLevelWriter(out, ring)).With().
+		Timestamp().Str("environment", envName).Logger()
+}
