@@ -219,7 +219,9 @@ func (s *service) runLoops(ctx context.Context) <-chan struct{} {
 		})
 	}
 	if s.cfg.Demo.SafetyFeed {
-		run(func() { runDemoFeed(ctx, s.engine, 10*time.Second, s.log.With().Str("component", "demo-feed").Logger()) })
+		run(func() {
+			runDemoFeed(ctx, s.engine, 10*time.Second, s.log.With().Str("component", "demo-feed").Logger())
+		})
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
