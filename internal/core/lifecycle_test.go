@@ -210,6 +210,9 @@ func TestAllowed_LeastPrivilege(t *testing.T) {
 	if slices.Contains(h.Engine.Allowed(coretest.Operator, "beta"), core.OpStart) {
 		t.Fatal("start offered in SAFE")
 	}
+	if !h.Engine.MayAudit(coretest.Auditor) || h.Engine.MayAudit(coretest.Operator) {
+		t.Fatal("audit permission wrong")
+	}
 	if r := h.Engine.Roles(coretest.Approver); len(r) != 1 || r[0] != "approver" {
 		t.Fatalf("roles %v", r)
 	}

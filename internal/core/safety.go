@@ -97,7 +97,7 @@ func (e *Engine) setGate(ctx context.Context, r GateResult, source string, now t
 	}
 	ev := systemEvent(EvGate, r.Scope)
 	ev.Gate = &GateChange{Gate: r.Gate, Scope: r.Scope, Status: status, Previous: prev,
-		EvaluatedAt: fmtTime(r.EvaluatedAt), TTLSeconds: r.TTLSeconds, Source: source, Detail: r.Detail}
+		EvaluatedAt: fmtTime(r.EvaluatedAt), TTLSeconds: r.TTLSeconds, Stale: gateStale(r, now), Source: source, Detail: r.Detail}
 	_, err := e.record(ctx, ev)
 	if err == nil {
 		// The recorded status may say UNKNOWN for a stale report; keep the

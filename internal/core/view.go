@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/botwarden/botwarden/internal/lifecycle"
+	"github.com/botwarden/botwarden/internal/policy"
 )
 
 // allOps lists every op in the order adapters show them.
@@ -46,6 +47,16 @@ func (e *Engine) Challenge(id string) (Challenge, bool) {
 	}
 	return *copyChallenge(ch), true
 }
+
+// MayAudit reports whether actor may read the ledger (head, verify,
+// export): the policy's "audit" permission in this environment.
+func (e *Engine) MayAudit(actor string) bool {
+	return e.cfg.Policy.MayRequest(actor, e.cfg.Environment, policy.OpAudit)
+}
+
+// Policy returns the engine's (immutable) policy, for adapters that show
+// e.g. the challenge window.
+func (e *Engine) Policy() *policy.Policy { return e.cfg.Policy }
 
 // Roles returns the roles the policy gives actor.
 func (e *Engine) Roles(actor string) []string { return e.cfg.Policy.Roles(actor) }
