@@ -54,9 +54,12 @@ func (s *fakeSink) setErr(err error) {
 	s.err = err
 }
 
+// compiled once for the package's tests: compiling under -race is slow.
+var compiled = sync.OnceValues(contracts.NewValidator)
+
 func validator(t testing.TB) *contracts.Validator {
 	t.Helper()
-	v, err := contracts.NewValidator()
+	v, err := compiled()
 	if err != nil {
 		t.Fatal(err)
 	}
