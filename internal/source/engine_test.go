@@ -3,6 +3,7 @@ package source_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -148,5 +149,23 @@ func TestWatcher_IntoEngine(t *testing.T) {
 	}
 	if s := h.Engine.Snapshot().Safety.Mode; s != core.SafetyEmergencyStop {
 		t.Errorf("after a bad file safety is %s, want the last good EMERGENCY_STOP", s)
+	}
+}
+
+func TestKillSwitch_FromEngineSnapshot(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	if o := h.Submit(h.Cmd(coretest.Operator, "group:majors", core.OpKillSwitchSet, core.Params{Level: "halt"})); o.Status != core.StatusApplied {
+		t.Fatalf("kill-switch set: %+v", o)
+	}
+	view := source.KillSwitchFunc(func() map[string]core.Level { return h.Engine.Snapshot().KillSwitch })
+	rec := httptest.NewRecorder()
+	source.NewKillSwitch(view, h.Engine.Environment(), "", nil).ServeHTTP(rec, httptest.NewRequest("GET", "/v1/killswitch", nil))
+	var doc source.KillSwitchDoc
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Levels["group:majors"] != core.LevelHalt || doc.Environment != "dev" {
+		t.Errorf("published %+v, want group:majors=halt in dev", doc)
 	}
 }

@@ -17,6 +17,13 @@ type KillSwitchView interface {
 	KillSwitch() map[string]core.Level
 }
 
+// KillSwitchFunc adapts a function to KillSwitchView, e.g.
+// KillSwitchFunc(func() map[string]core.Level { return eng.Snapshot().KillSwitch }).
+type KillSwitchFunc func() map[string]core.Level
+
+// KillSwitch returns f().
+func (f KillSwitchFunc) KillSwitch() map[string]core.Level { return f() }
+
 // KillSwitchDoc is the body of GET /v1/killswitch. A bot's effective level
 // is the tightest of "global", its "group:NAME" and its own id.
 type KillSwitchDoc struct {
