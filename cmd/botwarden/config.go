@@ -32,6 +32,12 @@ type Config struct {
 	Safety      SafetyConfig  `yaml:"safety"`
 	Demo        DemoConfig    `yaml:"demo"`
 	Bundles     BundlesConfig `yaml:"bundles"`
+	// Actions configures the outside systems non-bot operations run
+	// through (kill-switch push, gate override, monitoring disable, secret
+	// rotation, data ops): op name -> exec or http shape, see
+	// docs/drivers.md. Without it those ops are denied, except kill-switch
+	// changes, which Botwarden records, enforces and publishes itself.
+	Actions map[string]any `yaml:"actions"`
 
 	// dir is the folder relative paths in the file are resolved against.
 	dir string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/driver/execdriver"
@@ -51,14 +50,7 @@ func (d *drivers) add(b BotConfig, getenv func(string) string, secrets *secretSe
 		if err != nil {
 			return nil, err
 		}
-		for _, name := range c.SecretEnv {
-			secrets.add(getenv(name))
-		}
-		for _, path := range c.SecretFiles {
-			if v, err := os.ReadFile(path); err == nil {
-				secrets.add(strings.TrimSpace(string(v)))
-			}
-		}
+		secrets.addRefs(getenv, c.SecretEnv, c.SecretFiles)
 		if d.exec == nil {
 			d.exec = execdriver.New(execdriver.Options{Getenv: getenv})
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/botwarden/botwarden/bundle"
 	"github.com/botwarden/botwarden/chatops"
 	"github.com/botwarden/botwarden/docs/contracts"
+	"github.com/botwarden/botwarden/internal/action"
 	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/policy"
 	"github.com/botwarden/botwarden/internal/source"
@@ -82,6 +84,11 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		l.Close()
 		return nil, err
 	}
+	actions, err := newActions(cfg, env.getenv, secrets)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
 	svc.engine, err = core.New(ctx, core.Config{
 		Environment:    cfg.Environment,
 		Bots:           svc.drivers.bots,
@@ -90,6 +97,7 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		RunbookBaseURL: cfg.Runbooks,
 	}, core.Deps{
 		Auditor:    svc.audit,
+		Actions:    actions,
 		Bundler:    bundler,
 		Logger:     svc.log.With().Str("component", "core").Logger(),
 		Registerer: svc.reg,
@@ -115,6 +123,31 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		slackRef.Store(svc.slack)
 	}
 	return svc, nil
+}
+
+// newActions builds the configured actions, or none: a nil core.Actions
+// makes the core deny the ops that need one.
+func newActions(cfg *Config, getenv func(string) string, secrets *secretSet) (core.Actions, error) {
+	if len(cfg.Actions) == 0 {
+		return nil, nil
+	}
+	ac, err := action.ConfigFromMap(cfg.Actions)
+	if err != nil {
+		return nil, fmt.Errorf("actions: %w", err)
+	}
+	for _, spec := range ac {
+		switch {
+		case spec.Exec != nil:
+			secrets.addRefs(getenv, spec.Exec.SecretEnv, spec.Exec.SecretFiles)
+		case spec.HTTP != nil:
+			secrets.addRefs(getenv, map[string]string{"": spec.HTTP.SecretEnv}, map[string]string{"": spec.HTTP.SecretFile})
+		}
+	}
+	a, err := action.New(ac, action.Options{Getenv: getenv})
+	if err != nil {
+		return nil, fmt.Errorf("actions: %w", err)
+	}
+	return a, nil
 }
 
 func loadPolicy(cfg *Config) (*policy.Policy, error) {
@@ -255,6 +288,21 @@ func (s *secretSet) add(vals ...string) {
 	for _, v := range vals {
 		if len(v) >= 4 {
 			s.vals = append(s.vals, v)
+		}
+	}
+}
+
+// addRefs loads the values behind secret references (env var names and
+// file paths) so they are known secrets too.
+func (s *secretSet) addRefs(getenv func(string) string, envs, files map[string]string) {
+	for _, name := range envs {
+		if name != "" {
+			s.add(getenv(name))
+		}
+	}
+	for _, path := range files {
+		if b, err := os.ReadFile(path); err == nil && path != "" {
+			s.add(strings.TrimSpace(string(b)))
 		}
 	}
 }
