@@ -53,7 +53,7 @@ func (e *Engine) step(ctx context.Context, r *run, b *botState) error {
 	case OpPause:
 		err = b.driver.Pause(dctx, meta)
 	case OpQuarantine:
-		if from.IsRunning() || from == lifecycle.Paused {
+		if from != lifecycle.Idle && from != lifecycle.Created {
 			// Isolation wins even if the stop fails; the failure is reported.
 			if serr := b.driver.Stop(dctx, meta); serr != nil {
 				after = fmt.Errorf("quarantined, but stopping it failed: %w", serr)
@@ -74,13 +74,18 @@ func (e *Engine) step(ctx context.Context, r *run, b *botState) error {
 
 func (e *Engine) runBot(ctx context.Context, r *run, b *botState) Outcome {
 	from := b.state
-	if err := e.step(ctx, r, b); err != nil && b.state == from {
-		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), func(ev *Event) { ev.From = from })
-	} else if err != nil {
-		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), func(ev *Event) { ev.From, ev.To = from, b.state })
+	err := e.step(ctx, r, b)
+	to := b.state // unchanged when the driver refused
+	edit := func(ev *Event) {
+		if ev.From = from; to != from {
+			ev.To = to
+		}
 	}
-	detail := fmt.Sprintf("%s: %s -> %s", b.id, from, b.state)
-	return e.finish(ctx, r, StatusApplied, "", detail, func(ev *Event) { ev.From, ev.To = from, b.state })
+	if err != nil {
+		// A quarantine that could not stop the bot is still a quarantine.
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), edit)
+	}
+	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("%s: %s -> %s", b.id, from, to), edit)
 }
 
 // runFanOut applies stop, pause or quarantine to every bot of a group or

@@ -263,3 +263,21 @@ func TestNew_Config(t *testing.T) {
 		}
 	}
 }
+
+func TestQuarantine_StopsWhatRunsEvenIfStopFails(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	h.Driver.FailNext("Stop", errors.New("no answer"))
+	o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpQuarantine, core.Params{}))
+	if o.Status != core.StatusFailed || o.To != lifecycle.Quarantined || h.State("alpha") != lifecycle.Quarantined {
+		t.Fatalf("quarantine with failing stop: %+v", o)
+	}
+	if len(h.Driver.CallsTo("Stop")) != 1 {
+		t.Fatal("quarantine did not try to stop the bot")
+	}
+	if o := h.Submit(h.Cmd(coretest.Operator, "beta", core.OpQuarantine, core.Params{})); o.Status != core.StatusApplied || len(h.Driver.CallsTo("Stop")) != 1 {
+		t.Fatalf("quarantine of an IDLE bot: %+v", o)
+	}
+	h.ValidateEvents()
+}

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -104,24 +105,38 @@ func propStep(t *testing.T, r *rand.Rand, h *coretest.Harness, submitted map[str
 	return h
 }
 
-// checkLedgerInvariants scans the whole ledger.
-func checkLedgerInvariants(t *testing.T, evs []core.Event) {
+// ledgerChecker checks the ledger invariants incrementally: each call
+// scans only the events recorded since the previous one.
+type ledgerChecker struct {
+	seen        int
+	approvals   map[string]int        // challenge id -> approvals so far
+	challengeOf map[string]core.Event // command id -> its challenge
+	safety      core.SafetyMode
+}
+
+func newLedgerChecker() *ledgerChecker {
+	return &ledgerChecker{approvals: map[string]int{}, challengeOf: map[string]core.Event{}, safety: core.SafetyUnknown}
+}
+
+func (c *ledgerChecker) check(t *testing.T, a *coretest.MemAuditor) {
 	t.Helper()
-	approvals := map[string]int{} // challenge id -> approvals so far
-	challengeOf := map[string]core.Event{}
-	safety := core.SafetyUnknown
-	for i, ev := range evs {
+	raw := a.Raw()
+	for ; c.seen < len(raw); c.seen++ {
+		var ev core.Event
+		if err := json.Unmarshal(raw[c.seen], &ev); err != nil {
+			t.Fatal(err)
+		}
 		switch ev.Type {
 		case core.EvSafety:
-			safety = ev.Safety.Mode
+			c.safety = ev.Safety.Mode
 		case core.EvChallenge:
-			challengeOf[ev.CommandID] = ev
+			c.challengeOf[ev.CommandID] = ev
 		case core.EvConfirm:
 			if ev.Outcome == core.OutcomeApproved {
-				approvals[ev.ChallengeID]++
+				c.approvals[ev.ChallengeID]++
 			}
 		case core.EvTransition:
-			checkTransitionEvent(t, i+1, ev, safety, challengeOf, approvals)
+			checkTransitionEvent(t, c.seen+1, ev, c.safety, c.challengeOf, c.approvals)
 		}
 	}
 }
@@ -185,9 +200,10 @@ func TestEngine_RandomCommandSequences(t *testing.T) {
 			h := coretest.NewEngine(t)
 			h.Healthy()
 			submitted := map[string]core.Command{}
+			lc := newLedgerChecker()
 			for i := 0; i < steps; i++ {
 				h = propStep(t, r, h, submitted)
-				checkLedgerInvariants(t, h.Events())
+				lc.check(t, h.Auditor)
 			}
 			checkOutcomes(t, h, h.Events(), submitted)
 			for _, ev := range h.EventsOf(core.EvTransition) {

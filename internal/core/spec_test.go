@@ -60,24 +60,24 @@ func TestSpec2_SafetyDeniesExecutionOps(t *testing.T) {
 		{core.OpDataOp, core.Params{DataAction: "delete"}},
 	}
 	for _, mode := range []core.SafetyMode{core.SafetySafe, core.SafetyEmergencyStop, core.SafetyUnknown} {
-		for _, tc := range denied {
-			t.Run(string(mode)+"/"+string(tc.op)+"/"+string(tc.p.Mode), func(t *testing.T) {
-				h := coretest.NewEngine(t)
-				h.Healthy()
-				h.SetSafety(mode)
+		t.Run(string(mode), func(t *testing.T) {
+			h := coretest.NewEngine(t)
+			h.Healthy()
+			h.SetSafety(mode)
+			for i, tc := range denied {
 				o := h.Submit(h.Cmd(coretest.Admin, "alpha", tc.op, tc.p))
 				if o.Status != core.StatusDenied || o.Reason != core.ReasonSafety {
-					t.Fatalf("got %s/%s, want denied/%s", o.Status, o.Reason, core.ReasonSafety)
+					t.Fatalf("%s %s: got %s/%s, want denied/%s", tc.op, tc.p.Mode, o.Status, o.Reason, core.ReasonSafety)
 				}
 				if len(h.Driver.Calls())+len(h.Actions.Requests()) != 0 {
-					t.Fatal("an effect ran under safety")
+					t.Fatalf("%s: an effect ran under safety %s", tc.op, mode)
 				}
-				if len(h.EventsOf(core.EvDenied)) != 1 {
-					t.Fatal("denial not recorded")
+				if n := len(h.EventsOf(core.EvDenied)); n != i+1 {
+					t.Fatalf("%s: denial not recorded (%d denials)", tc.op, n)
 				}
-				h.ValidateEvents()
-			})
-		}
+			}
+			h.ValidateEvents()
+		})
 	}
 	allowed := []struct {
 		op     core.Op
