@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/botwarden/botwarden/bundle"
 	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/driver/execdriver"
 	"github.com/botwarden/botwarden/internal/driver/httpdriver"
@@ -81,7 +82,7 @@ func (d *drivers) diagnostics(_ context.Context, bot string) (any, error) {
 	case "exec":
 		return d.exec.Diagnostics(bot)
 	case "http":
-		return nil, fmt.Errorf("http driver: diagnostics are served by the bot itself")
+		return nil, fmt.Errorf("%w: http bots serve their own diagnostics", bundle.ErrNoDiagnostics)
 	}
 	return nil, fmt.Errorf("unknown bot %q", bot)
 }

@@ -34,6 +34,7 @@ type service struct {
 	engine  *core.Engine
 	drivers *drivers
 	slack   *chatops.Adapter // nil without Slack credentials
+	play    *playgroundSvc   // the local playground: only without Slack credentials
 	push    *source.Push     // nil without a push token
 	watcher *source.Watcher  // nil without watched files
 	kill    *source.KillSwitch
@@ -110,6 +111,12 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		l.Close()
 		return nil, err
 	}
+	if slackCfg.SigningSecret == "" && slackCfg.AppToken == "" {
+		if svc.play, err = newPlayground(cfg, pol, &slackCfg, secrets, l); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	if slackCfg.SigningSecret != "" || slackCfg.AppToken != "" {
 		if slackCfg.SocketMode() {
 			l.Close()
@@ -117,6 +124,7 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		}
 		svc.slack, err = chatops.New(slackCfg, svc.engine, ledgerView{l}, svc.log.With().Str("component", "slack").Logger(), svc.reg)
 		if err != nil {
+			svc.closePlayground()
 			l.Close()
 			return nil, fmt.Errorf("slack adapter: %w", err)
 		}
@@ -262,6 +270,7 @@ func (s *service) runLoops(ctx context.Context) <-chan struct{} {
 }
 
 func (s *service) close() {
+	s.closePlayground()
 	if s.slack != nil {
 		s.slack.Close()
 	}
@@ -286,7 +295,7 @@ func (s *secretSet) add(vals ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, v := range vals {
-		if len(v) >= 4 {
+		if v != "" {
 			s.vals = append(s.vals, v)
 		}
 	}
