@@ -47,6 +47,9 @@ type Config struct {
 type ListenConfig struct {
 	HTTP  string `yaml:"http"`  // /healthz, /readyz, /metrics, /slack/*, /v1/*
 	Admin string `yaml:"admin"` // loopback-only admin endpoint for local CLI tools
+	// Playground is the loopback-only local Slack stand-in, started only
+	// when serve has no Slack credentials (docs/playground.md).
+	Playground string `yaml:"playground"`
 }
 
 // BotConfig declares one bot and the driver that controls it.
@@ -148,6 +151,9 @@ func (c *Config) defaults() {
 	if c.Listen.Admin == "" {
 		c.Listen.Admin = "127.0.0.1:0"
 	}
+	if c.Listen.Playground == "" {
+		c.Listen.Playground = "127.0.0.1:8090"
+	}
 	if c.StopTimeout == 0 {
 		c.StopTimeout = Duration(30 * time.Second)
 	}
@@ -177,6 +183,9 @@ func (c *Config) validate() error {
 		return errors.New("policy_file is required")
 	}
 	if err := loopbackOnly("listen.admin", c.Listen.Admin); err != nil {
+		return err
+	}
+	if err := loopbackOnly("listen.playground", c.Listen.Playground); err != nil {
 		return err
 	}
 	if len(c.Bots) == 0 {

@@ -66,7 +66,9 @@ func (s *service) banner(out io.Writer, httpURL, adminURL string) {
 	fmt.Fprintf(out, "  kill-switch %s/v1/killswitch\n", httpURL)
 	fmt.Fprintf(out, "  admin       %s (loopback only; the ledger commands use it while the service runs)\n", adminURL)
 	fmt.Fprintf(out, "  ledger      %d entries; verifier key %s\n", s.ledger.Head().Size, s.ledger.VerifierKey())
-	if s.slack != nil {
+	if s.play != nil {
+		s.play.banner(out)
+	} else if s.slack != nil {
 		fmt.Fprintf(out, "  slack       HTTP mode: point the app's request URLs at %s/slack/{commands,interactivity,events}\n", httpURL)
 	} else {
 		fmt.Fprintf(out, "  slack       not configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; see docs/slack.md)\n")

@@ -57,6 +57,9 @@ type serveEnv struct {
 	logOut io.Writer
 	// started, if set, is called with the bound addresses once serving.
 	started func(httpAddr, adminAddr string)
+	// playground, if set, is called with the playground's URL once serving
+	// (only when there are no Slack credentials).
+	playground func(url string)
 }
 
 // serve runs the service until ctx ends, then shuts down cleanly: listeners
@@ -89,15 +92,22 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 
 	srv := &http.Server{Handler: svc.handler(), ReadHeaderTimeout: 10 * time.Second}
 	admin := &http.Server{Handler: svc.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(httpLn) }()
 	go func() { errc <- admin.Serve(adminLn) }()
+	stopPlayground := func(context.Context) {}
+	if svc.play != nil {
+		stopPlayground = svc.play.start("http://"+httpLn.Addr().String(), errc)
+	}
 
 	loops, cancelLoops := context.WithCancel(ctx)
 	done := svc.runLoops(loops)
 	svc.banner(env.out, "http://"+httpLn.Addr().String(), adminURL)
 	if env.started != nil {
 		env.started(httpLn.Addr().String(), adminLn.Addr().String())
+	}
+	if svc.play != nil && env.playground != nil {
+		env.playground(svc.play.url)
 	}
 
 	var serveErr error
@@ -110,6 +120,7 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 	defer cancel()
 	_ = srv.Shutdown(shut)
 	_ = admin.Shutdown(shut)
+	stopPlayground(shut)
 	cancelLoops()
 	<-done
 	if errors.Is(serveErr, http.ErrServerClosed) {
