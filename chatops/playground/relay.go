@@ -171,8 +171,8 @@ func homeClick(team string, req actionReq, trigger string) []byte {
 		"type": "block_actions", "team": map[string]any{"id": team},
 		"user":       map[string]any{"id": req.User, "username": strings.ToLower(req.User)},
 		"trigger_id": trigger, "api_app_id": "A0FAKE",
-		"container":  map[string]any{"type": "view", "view_id": "home-" + req.User},
-		"view":       map[string]any{"id": "home-" + req.User, "type": "home"},
+		"container": map[string]any{"type": "view", "view_id": "home-" + req.User},
+		"view":      map[string]any{"id": "home-" + req.User, "type": "home"},
 		"actions": []any{map[string]any{"type": "button", "action_id": req.ActionID, "block_id": req.BlockID,
 			"value": req.Value, "action_ts": "1700000000.000001"}},
 	})
