@@ -99,3 +99,27 @@ func TestSource_AllSchemasAre2020_12(t *testing.T) {
 		}
 	}
 }
+
+// FuzzValidate: any input is either accepted or refused with ErrInvalid;
+// validation never panics.
+func FuzzValidate(f *testing.F) {
+	for _, dir := range []string{"valid", "invalid"} {
+		paths, _ := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
+		for _, p := range paths {
+			b, _ := os.ReadFile(p)
+			f.Add(schemaOf(filepath.Base(p)), b)
+		}
+	}
+	v, err := NewValidator()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, name string, doc []byte) {
+		if !known(name) {
+			name = Command
+		}
+		if err := v.Validate(name, doc); err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("error does not wrap ErrInvalid: %v", err)
+		}
+	})
+}
