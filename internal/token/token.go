@@ -83,6 +83,16 @@ func Open(dir string, now func() time.Time) (*Store, error) {
 // Create makes a token for actor valid for ttl (0: no expiry), stores its
 // hash and returns the token, which is never shown again.
 func (s *Store) Create(actor string, ttl time.Duration) (string, Record, error) {
+	secret, rec, err := s.New(actor, ttl)
+	if err != nil {
+		return "", Record{}, err
+	}
+	return secret, rec, s.Add(rec)
+}
+
+// New makes a token and its record without storing it, so that the caller
+// can record the creation in the audit ledger first and then Add it.
+func (s *Store) New(actor string, ttl time.Duration) (string, Record, error) {
 	if !actorPattern.MatchString(actor) {
 		return "", Record{}, fmt.Errorf("%w: %q", ErrActor, actor)
 	}
@@ -96,14 +106,31 @@ func (s *Store) Create(actor string, ttl time.Duration) (string, Record, error) 
 	if ttl > 0 {
 		rec.Expires = now.Add(ttl)
 	}
+	return secret, rec, nil
+}
+
+// Add stores a record made by New; it is durable when Add returns.
+func (s *Store) Add(rec Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next := append(append([]Record(nil), s.recs...), rec)
 	if err := s.write(next); err != nil {
-		return "", Record{}, err
+		return err
 	}
 	s.recs = next
-	return secret, rec, nil
+	return nil
+}
+
+// Get returns the record with id.
+func (s *Store) Get(id string) (Record, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, r := range s.recs {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return Record{}, fmt.Errorf("%w: %q", ErrNoToken, id)
 }
 
 // Revoke marks a token revoked (idempotent) and returns its record.

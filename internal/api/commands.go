@@ -1,0 +1,171 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/botwarden/botwarden/internal/core"
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+// CommandRequest is the body of POST /v1/commands: the contract's command
+// (docs/contracts/command.schema.json) of which only target and op are
+// required. What is left out is filled in: actor from the token,
+// environment from the service, schema_version, trace_id, run_id and the
+// requested_transition from the bot's recorded state. What is given must
+// agree: an actor other than the token's is refused, the channel is always
+// "api", and a wrong environment is denied by the core (and recorded).
+type CommandRequest struct {
+	SchemaVersion       string      `json:"schema_version,omitempty"`
+	CommandID           string      `json:"command_id,omitempty"`
+	Actor               string      `json:"actor,omitempty"`
+	Target              string      `json:"target"`
+	Op                  core.Op     `json:"op"`
+	RequestedTransition string      `json:"requested_transition,omitempty"`
+	Environment         string      `json:"environment,omitempty"`
+	TraceID             string      `json:"trace_id,omitempty"`
+	RunID               string      `json:"run_id,omitempty"`
+	Reason              string      `json:"reason,omitempty"`
+	Channel             string      `json:"channel,omitempty"`
+	Params              core.Params `json:"params"`
+}
+
+// ConfirmBody is the body of POST /v1/challenges/{id}/confirm: as in
+// Slack's modal, a reason and the target typed out.
+type ConfirmBody struct {
+	Reason      string `json:"reason"`
+	TypedTarget string `json:"typed_target"`
+}
+
+// RejectBody is the body of POST /v1/challenges/{id}/reject.
+type RejectBody struct {
+	Reason string `json:"reason"`
+}
+
+// errBody marks a body the API cannot take.
+var errBody = errors.New("bad request body")
+
+// DecodeStrict decodes exactly one JSON value into v, refusing unknown
+// fields and trailing data.
+func DecodeStrict(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("%w: larger than %d bytes", errBody, mbe.Limit)
+		}
+		return fmt.Errorf("%w: %v", errBody, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: trailing data after the JSON object", errBody)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: trailing data after the JSON object", errBody)
+	}
+	return nil
+}
+
+func badRequest(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusBadRequest
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) || strings.Contains(err.Error(), "larger than") {
+		status = http.StatusRequestEntityTooLarge
+	}
+	writeProblem(w, r, newProblem(status, ReasonBadRequest, err.Error()))
+}
+
+// BuildCommand completes req into the command the core receives, for
+// actor. key is the Idempotency-Key header ("" if absent).
+func (s *Server) BuildCommand(req CommandRequest, key, actor string) (core.Command, error) {
+	id := req.CommandID
+	switch {
+	case key != "" && id != "" && key != id:
+		return core.Command{}, fmt.Errorf("%w: Idempotency-Key %q and command_id %q differ", errBody, key, id)
+	case id == "":
+		id = key
+	}
+	if id == "" {
+		return core.Command{}, fmt.Errorf("%w: an idempotency key is required (Idempotency-Key header or command_id)", errBody)
+	}
+	if req.Channel != "" && req.Channel != Channel {
+		return core.Command{}, fmt.Errorf("%w: channel must be %q through the API", errBody, Channel)
+	}
+	cmd := core.Command{SchemaVersion: req.SchemaVersion, CommandID: id, Actor: actor, Target: req.Target,
+		Op: req.Op, RequestedTransition: req.RequestedTransition, Environment: req.Environment,
+		TraceID: req.TraceID, RunID: req.RunID, Reason: req.Reason, Channel: Channel, Params: req.Params}
+	if cmd.SchemaVersion == "" {
+		cmd.SchemaVersion = core.SchemaVersion
+	}
+	if cmd.Environment == "" {
+		cmd.Environment = s.deps.Core.Environment()
+	}
+	if cmd.TraceID == "" {
+		cmd.TraceID = s.deps.NewID()
+	}
+	if cmd.RunID == "" {
+		cmd.RunID = cmd.TraceID
+	}
+	if cmd.RequestedTransition == "" {
+		cmd.RequestedTransition = transitionFor(cmd.Op, cmd.Target, cmd.Params, s.deps.Core.Snapshot())
+	}
+	return cmd, nil
+}
+
+// transitionFor is the FROM->TO a lifecycle op asks for, or the op name
+// (the same rule as the Slack adapter's).
+func transitionFor(op core.Op, target string, p core.Params, snap core.Snapshot) string {
+	var from lifecycle.State
+	for _, b := range snap.Bots {
+		if b.ID == target {
+			from = b.State
+		}
+	}
+	to := map[core.Op]lifecycle.State{core.OpStop: lifecycle.Stopping, core.OpPause: lifecycle.Paused,
+		core.OpQuarantine: lifecycle.Quarantined, core.OpRelease: lifecycle.Idle}[op]
+	if (op == core.OpStart || op == core.OpResume) && p.Mode != "" {
+		to = lifecycle.Running(p.Mode)
+	}
+	if from == "" || to == "" {
+		return string(op)
+	}
+	return string(from) + "->" + string(to)
+}
+
+func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, actor string) {
+	var req CommandRequest
+	if err := DecodeStrict(r.Body, &req); err != nil {
+		badRequest(w, r, err)
+		return
+	}
+	if req.Actor != "" && req.Actor != actor {
+		writeProblem(w, r, newProblem(http.StatusForbidden, ReasonActorMismatch,
+			fmt.Sprintf("this token acts as %s, not %s", actor, req.Actor)))
+		return
+	}
+	cmd, err := s.BuildCommand(req, r.Header.Get("Idempotency-Key"), actor)
+	if err != nil {
+		badRequest(w, r, err)
+		return
+	}
+	out, err := s.deps.Core.Submit(r.Context(), cmd)
+	if err != nil {
+		writeProblem(w, r, newProblem(http.StatusUnprocessableEntity, string(core.ReasonInvalid), err.Error()))
+		return
+	}
+	writeOutcome(w, r, out)
+}
+
+func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, _ string) {
+	id := r.PathValue("command_id")
+	o, ok := s.deps.Core.Outcome(id)
+	if !ok {
+		writeProblem(w, r, newProblem(http.StatusNotFound, ReasonNotFound, fmt.Sprintf("no command %q has been recorded", id)))
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}

@@ -1,0 +1,131 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+)
+
+// sseBuffer is how many notices a slow SSE client may lag before the
+// stream catches up from the ledger.
+const sseBuffer = 256
+
+// events streams recorded events as Server-Sent Events: id is the ledger
+// seq, event the audit event type, data the recorded event JSON. With
+// Last-Event-ID (or ?last_event_id=) it first replays every recorded event
+// after that seq from the ledger, then follows live; a client that fell
+// behind is caught up from the ledger too, so no event is skipped.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeProblem(w, r, newProblem(http.StatusInternalServerError, ReasonInternal, "streaming unsupported"))
+		return
+	}
+	last, resume, err := lastEventID(r)
+	if err != nil {
+		badRequest(w, r, err)
+		return
+	}
+	live, cancel := s.deps.Core.Subscribe(sseBuffer)
+	defer cancel()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": botwarden events\n\n")
+	fl.Flush()
+	ctx := r.Context()
+	sent := last
+	if !resume {
+		sent = s.deps.Ledger.Head().Size
+	} else if sent, err = s.replay(ctx, w, sent); err != nil {
+		return
+	}
+	fl.Flush()
+	ping := time.NewTicker(s.cfg.SSEPing)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ping.C:
+			if _, err := io.WriteString(w, ": ping\n\n"); err != nil {
+				return
+			}
+		case n, ok := <-live:
+			if !ok {
+				return
+			}
+			if n.Dropped > 0 || n.Seq > sent+1 {
+				if sent, err = s.replay(ctx, w, sent); err != nil {
+					return
+				}
+			}
+			if n.Seq > sent {
+				if err := writeEvent(w, n.Seq, n.EventType, n.Event); err != nil {
+					return
+				}
+				sent = n.Seq
+			}
+		}
+		fl.Flush()
+	}
+}
+
+// replay writes every streamable event after seq from the ledger and
+// returns the last seq it covered.
+func (s *Server) replay(ctx context.Context, w io.Writer, after uint64) (uint64, error) {
+	last := after
+	err := s.deps.Ledger.Scan(ctx, after+1, func(seq uint64, ev []byte) error {
+		last = seq
+		typ := eventType(ev)
+		if !streamed(typ) {
+			return nil
+		}
+		return writeEvent(w, seq, typ, ev)
+	})
+	return last, err
+}
+
+// streamed says whether an event type goes to /v1/events: everything the
+// core records. Token events stay in the ledger (auditors read them there).
+func streamed(typ string) bool { return typ != "" && !strings.HasPrefix(typ, "api.") }
+
+func eventType(ev []byte) string {
+	var h struct {
+		Type string `json:"event_type"`
+	}
+	_ = json.Unmarshal(ev, &h)
+	return h.Type
+}
+
+func writeEvent(w io.Writer, seq uint64, typ string, data []byte) error {
+	if !streamed(typ) {
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", seq, typ, data)
+	return err
+}
+
+func lastEventID(r *http.Request) (uint64, bool, error) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("last_event_id")
+	}
+	if v == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: Last-Event-ID %q is not a ledger seq", errBody, v)
+	}
+	return n, true, nil
+}
+
