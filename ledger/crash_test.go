@@ -23,7 +23,11 @@ func TestMain(m *testing.M) {
 		crashChild(dir)
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, d := range shared.dirs { // benchmark ledgers
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
 }
 
 // crashChild appends from 8 goroutines until killed, printing "seq hash"

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -119,13 +118,27 @@ func ValidateEvent(event []byte) error {
 	case !json.Valid(event):
 		return fmt.Errorf("%w: not valid JSON", ErrInvalidEvent)
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(event))
-	if err := json.Compact(&buf, event); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidEvent, err)
-	}
-	if !bytes.Equal(buf.Bytes(), event) {
+	if !isCompact(event) {
 		return fmt.Errorf("%w: not compact JSON (insignificant whitespace)", ErrInvalidEvent)
 	}
 	return nil
+}
+
+// isCompact reports whether valid JSON b has no whitespace outside
+// strings, i.e. whether json.Compact would leave it unchanged.
+func isCompact(b []byte) bool {
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -40,6 +41,22 @@ func FuzzParseExportLine(f *testing.F) {
 		}
 		if got := appendExportLine(nil, e); !bytes.Equal(got, line) {
 			t.Fatalf("accepted line does not round-trip:\n got %q\nwant %q", got, line)
+		}
+	})
+}
+
+// FuzzIsCompact checks the whitespace scan against json.Compact.
+func FuzzIsCompact(f *testing.F) {
+	f.Add([]byte(`{"a":"b c","d":[1, 2]}`))
+	f.Add([]byte(`{"a":"\" x"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		var buf bytes.Buffer
+		json.Compact(&buf, b)
+		if want := bytes.Equal(buf.Bytes(), b); isCompact(b) != want {
+			t.Fatalf("isCompact(%q) = %v, json.Compact says %v", b, !want, want)
 		}
 	})
 }

@@ -1,0 +1,243 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// benchEntries is the ledger size for verify/export/open benchmarks:
+// BOTWARDEN_BENCH_ENTRIES, default 100,000 (scripts/bench.sh sets 1M for
+// the open benchmark).
+func benchEntries(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("BOTWARDEN_BENCH_ENTRIES")); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// benchEvent is a ~400-byte compact JSON event.
+func benchEvent(i int) []byte {
+	return fmt.Appendf(nil, `{"schema_version":"1.0","type":"command.result","command_id":"cmd-%012d","actor":"U024BE7LH","target":"bot-alpha-7","op":"start","status":"applied","from":"IDLE","to":"RUNNING_PAPER","environment":"prod","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","run_id":"run-2026-01-02","detail":"started in paper mode after explicit confirmation by a second person","pad":"%s"}`, i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+}
+
+func benchOpen(b *testing.B, dir string) *Log {
+	b.Helper()
+	l, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
+
+// fill appends n events from 64 writers.
+func fill(b *testing.B, l *Log, n int) {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 64; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)); i <= n; i = int(next.Add(1)) {
+				if _, err := l.Append(context.Background(), benchEvent(i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func BenchmarkAppend(b *testing.B) {
+	b.Run("sequential", func(b *testing.B) {
+		l := benchOpen(b, b.TempDir())
+		defer l.Close()
+		ev := benchEvent(1)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := l.Append(context.Background(), ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	})
+	for _, writers := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			l := benchOpen(b, b.TempDir())
+			defer l.Close()
+			ev := benchEvent(1)
+			var left atomic.Int64
+			left.Store(int64(b.N))
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for left.Add(-1) >= 0 {
+						if _, err := l.Append(context.Background(), ev); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+		})
+	}
+}
+
+// BenchmarkBadgerBaseline is the raw cost this machine charges for
+// durability: one synced Badger transaction per 400-byte value.
+func BenchmarkBadgerBaseline(b *testing.B) {
+	for _, writers := range []int{1, 64} {
+		name := "sequential"
+		if writers > 1 {
+			name = fmt.Sprintf("writers=%d", writers)
+		}
+		b.Run(name, func(b *testing.B) {
+			db, err := badger.Open(badger.DefaultOptions(b.TempDir()).WithSyncWrites(true).WithLogger(nil))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			val := bytes.Repeat([]byte("v"), 400)
+			var seq atomic.Uint64
+			var wg sync.WaitGroup
+			var left atomic.Int64
+			left.Store(int64(b.N))
+			b.ResetTimer()
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for left.Add(-1) >= 0 {
+						k := key('k', seq.Add(1))
+						if err := db.Update(func(txn *badger.Txn) error { return txn.Set(k, val) }); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+		})
+	}
+}
+
+// sharedLedger builds (once per process) a ledger of n entries.
+var shared struct {
+	sync.Mutex
+	dirs map[int]string
+}
+
+func sharedLedger(b *testing.B, n int) string {
+	shared.Lock()
+	defer shared.Unlock()
+	if d, ok := shared.dirs[n]; ok {
+		return d
+	}
+	dir, err := os.MkdirTemp("", "ledger-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := benchOpen(b, dir)
+	fill(b, l, n)
+	if err := l.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if shared.dirs == nil {
+		shared.dirs = map[int]string{}
+	}
+	shared.dirs[n] = dir
+	return dir
+}
+
+func BenchmarkVerify(b *testing.B) {
+	n := benchEntries(100_000)
+	l := benchOpen(b, sharedLedger(b, n))
+	defer l.Close()
+	b.ResetTimer()
+	var bytesDone int64
+	for i := 0; i < b.N; i++ {
+		rep, err := l.Verify(context.Background(), 0, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytesDone += rep.Bytes
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")
+	b.ReportMetric(float64(bytesDone)/1e6/b.Elapsed().Seconds(), "MB/s")
+}
+
+func BenchmarkExport(b *testing.B) {
+	n := benchEntries(100_000)
+	l := benchOpen(b, sharedLedger(b, n))
+	defer l.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := l.Export(context.Background(), io.Discard, 0, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")
+}
+
+func BenchmarkVerifyExport(b *testing.B) {
+	n := benchEntries(100_000)
+	l := benchOpen(b, sharedLedger(b, n))
+	path := filepath.Join(b.TempDir(), "export.jsonl")
+	f, _ := os.Create(path)
+	cp, err := l.Export(context.Background(), f, 0, 0)
+	f.Close()
+	key := l.VerifierKey()
+	l.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var size int64
+	for i := 0; i < b.N; i++ {
+		f, _ := os.Open(path)
+		rep, err := VerifyExport(context.Background(), f, cp, key, nil)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		size += rep.Bytes
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")
+	b.ReportMetric(float64(size)/1e6/b.Elapsed().Seconds(), "MB/s")
+}
+
+// BenchmarkOpen measures open + recovery of a ledger of
+// BOTWARDEN_BENCH_OPEN_ENTRIES (default 1,000,000) entries.
+func BenchmarkOpen(b *testing.B) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("BOTWARDEN_BENCH_OPEN_ENTRIES")); err == nil && v > 0 {
+		n = v
+	}
+	dir := sharedLedger(b, n)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		l := benchOpen(b, dir)
+		b.StopTimer()
+		l.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/open")
+	b.ReportMetric(float64(n), "entries")
+}
