@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,4 +281,48 @@ func TestQuarantine_StopsWhatRunsEvenIfStopFails(t *testing.T) {
 		t.Fatalf("quarantine of an IDLE bot: %+v", o)
 	}
 	h.ValidateEvents()
+}
+
+// A slow driver status poll does not hold commands up.
+func TestTick_SlowStatusDoesNotBlockCommands(t *testing.T) {
+	d := &slowStatus{Driver: coretest.NewDriver(), release: make(chan struct{}), entered: make(chan struct{})}
+	h := coretest.NewEngine(t, coretest.WithConfig(func(c *core.Config) {
+		c.Bots = []core.BotConfig{{ID: "alpha", Group: "majors", Driver: d}}
+	}))
+	h.Healthy()
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	done := make(chan struct{})
+	go func() { h.Engine.Tick(context.Background()); close(done) }()
+	<-d.entered
+	stopped := make(chan core.Outcome, 1)
+	go func() { stopped <- h.Submit(h.Cmd(coretest.Operator, "group:majors", core.OpStop, core.Params{})) }()
+	var o core.Outcome
+	select {
+	case o = <-stopped:
+	case <-time.After(5 * time.Second):
+		close(d.release)
+		t.Fatal("a fleet stop waited for a driver status poll")
+	}
+	if o.Status != core.StatusApplied || h.State("alpha") != lifecycle.Stopping {
+		t.Fatalf("stop during a slow poll: %+v", o)
+	}
+	close(d.release)
+	<-done
+	// The poll saw alpha running; alpha is STOPPING now, so it is ignored.
+	if h.State("alpha") != lifecycle.Stopping {
+		t.Fatalf("stale poll result applied: %s", h.State("alpha"))
+	}
+}
+
+type slowStatus struct {
+	*coretest.Driver
+	release chan struct{}
+	entered chan struct{}
+	once    sync.Once
+}
+
+func (s *slowStatus) Status(ctx context.Context, bot string) (core.BotStatus, error) {
+	s.once.Do(func() { close(s.entered) })
+	<-s.release
+	return core.BotStatus{Alive: false}, nil // would move a RUNNING bot to ERROR
 }

@@ -15,9 +15,12 @@ import (
 // STOPPING past StopTimeout (never forcing them), and moves a bot recorded
 // running whose driver reports it not alive to ERROR. Nothing here ever
 // moves a bot into RUNNING. Call it every second or so.
+//
+// Driver status polls run outside the engine lock, so a slow driver never
+// holds up commands (a fleet stop must not wait for a status poll); a
+// result is applied only if the bot's state did not change meanwhile.
 func (e *Engine) Tick(ctx context.Context) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	now := e.now()
 	for _, id := range e.openChallenges() {
 		if ch := e.st.challenges[id]; now.After(ch.ExpiresAt) {
@@ -26,9 +29,43 @@ func (e *Engine) Tick(ctx context.Context) {
 	}
 	e.expireOverrides(ctx, now)
 	e.staleness(ctx, now)
-	for _, id := range e.st.order {
-		e.reconcile(ctx, e.st.bots[id], now)
+	polls := e.pollsDue()
+	e.mu.Unlock()
+
+	for i := range polls {
+		dctx, cancel := e.bounded(ctx)
+		polls[i].status, polls[i].err = polls[i].driver.Status(dctx, polls[i].bot)
+		cancel()
 	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now = e.now()
+	for _, p := range polls {
+		if b := e.st.bots[p.bot]; b.state == p.state {
+			e.reconcile(ctx, b, p, now)
+		}
+	}
+}
+
+// poll is one driver status query made by Tick.
+type poll struct {
+	bot    string
+	state  lifecycle.State // the recorded state when the poll was made
+	driver Driver
+	status BotStatus
+	err    error
+}
+
+// pollsDue lists the bots whose driver Tick must ask. Callers hold e.mu.
+func (e *Engine) pollsDue() []poll {
+	var out []poll
+	for _, id := range e.st.order {
+		if b := e.st.bots[id]; b.state == lifecycle.Stopping || b.state.IsRunning() {
+			out = append(out, poll{bot: id, state: b.state, driver: b.driver})
+		}
+	}
+	return out
 }
 
 func (e *Engine) expireOverrides(ctx context.Context, now time.Time) {
@@ -74,16 +111,12 @@ func (e *Engine) staleness(ctx context.Context, now time.Time) {
 	}
 }
 
-// reconcile compares one bot's recorded state with what its driver says.
-func (e *Engine) reconcile(ctx context.Context, b *botState, now time.Time) {
-	if b.state != lifecycle.Stopping && !b.state.IsRunning() {
-		return
-	}
-	dctx, cancel := e.bounded(ctx)
-	st, err := b.driver.Status(dctx, b.id)
-	cancel()
-	if err != nil {
-		e.log.Warn().Err(err).Str("bot", b.id).Msg("driver status unavailable; state unchanged")
+// reconcile compares one bot's recorded state with what its driver said.
+// Callers hold e.mu.
+func (e *Engine) reconcile(ctx context.Context, b *botState, p poll, now time.Time) {
+	st := p.status
+	if p.err != nil {
+		e.log.Warn().Err(p.err).Str("bot", b.id).Msg("driver status unavailable; state unchanged")
 		return
 	}
 	switch {
