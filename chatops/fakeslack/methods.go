@@ -9,6 +9,7 @@ import (
 // s.mu held and returns the response fields or a Slack error code.
 var apiMethods = map[string]func(s *Server, c Call) (map[string]any, string){
 	"auth.test":                    (*Server).authTest,
+	"apps.connections.open":        (*Server).openConnection,
 	"chat.postMessage":             (*Server).postMessage,
 	"chat.postEphemeral":           (*Server).postEphemeral,
 	"chat.update":                  (*Server).updateMessage,
@@ -36,7 +37,7 @@ func (s *Server) postMessage(c Call) (map[string]any, string) {
 		return nil, "no_text"
 	}
 	m := &Message{Channel: ch, TS: s.nextTS(), ThreadTS: c.Params.Get("thread_ts"),
-		Text: c.Params.Get("text"), Blocks: rawOrNil(c.Params.Get("blocks"))}
+		Text: c.Params.Get("text"), Blocks: rawOrNil(c.Params.Get("blocks")), Metadata: rawOrNil(c.Params.Get("metadata"))}
 	s.messages[ch] = append(s.messages[ch], m)
 	return map[string]any{"channel": ch, "ts": m.TS, "message": map[string]any{"text": m.Text, "ts": m.TS}}, ""
 }
@@ -68,6 +69,9 @@ func (s *Server) updateMessage(c Call) (map[string]any, string) {
 	}
 	m.Text = c.Params.Get("text")
 	m.Blocks = rawOrNil(c.Params.Get("blocks"))
+	if md := c.Params.Get("metadata"); md != "" {
+		m.Metadata = rawOrNil(md)
+	}
 	m.Updates++
 	return map[string]any{"channel": ch, "ts": ts, "text": m.Text}, ""
 }
@@ -83,19 +87,40 @@ func (s *Server) deleteMessage(c Call) (map[string]any, string) {
 	return nil, "message_not_found"
 }
 
-// history returns a channel's messages, newest first, as Slack does.
+// history returns a channel's messages newer than oldest, newest first,
+// as Slack does; metadata only with include_all_metadata=1.
 func (s *Server) history(c Call) (map[string]any, string) {
-	ms := s.messages[c.Params.Get("channel")]
+	ch := c.Params.Get("channel")
+	if ch == "" {
+		return nil, "channel_not_found"
+	}
+	ms := s.messages[ch]
 	limit, _ := strconv.Atoi(c.Params.Get("limit"))
-	if limit <= 0 || limit > len(ms) {
-		limit = len(ms)
+	if limit <= 0 {
+		limit = 100
 	}
-	out := make([]map[string]any, 0, limit)
-	for i := len(ms) - 1; i >= 0 && len(out) < limit; i-- {
-		out = append(out, map[string]any{"type": "message", "ts": ms[i].TS, "text": ms[i].Text,
-			"thread_ts": ms[i].ThreadTS, "blocks": ms[i].Blocks})
+	oldest, _ := strconv.ParseFloat(c.Params.Get("oldest"), 64)
+	withMeta := c.Params.Get("include_all_metadata") == "1"
+	out := make([]map[string]any, 0, min(limit, len(ms)))
+	more := false
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ts, _ := strconv.ParseFloat(ms[i].TS, 64); ts <= oldest {
+			break
+		}
+		if len(out) == limit {
+			more = true
+			break
+		}
+		m := map[string]any{"type": "message", "ts": ms[i].TS, "text": ms[i].Text, "blocks": ms[i].Blocks}
+		if ms[i].ThreadTS != "" {
+			m["thread_ts"] = ms[i].ThreadTS
+		}
+		if withMeta && ms[i].Metadata != nil {
+			m["metadata"] = ms[i].Metadata
+		}
+		out = append(out, m)
 	}
-	return map[string]any{"messages": out, "has_more": false}, ""
+	return map[string]any{"messages": out, "has_more": more}, ""
 }
 
 type viewReq struct {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Call is one recorded request to the fake.
@@ -29,7 +31,8 @@ type Message struct {
 	ThreadTS string
 	Text     string
 	Blocks   json.RawMessage
-	Updates  int // how many times chat.update changed it
+	Metadata json.RawMessage // chat.postMessage metadata (event_type, event_payload), kept across updates
+	Updates  int             // how many times chat.update changed it
 }
 
 // Ephemeral is a message only one user sees.
@@ -73,6 +76,11 @@ type failure struct {
 type Server struct {
 	// Token, if set, is the only token the Web API accepts.
 	Token string
+	// AppToken, if set, is the only token apps.connections.open accepts
+	// (Socket Mode); the bot token cannot open a connection then.
+	AppToken string
+	// PingInterval is how often the Socket Mode endpoint pings; default 5s.
+	PingInterval time.Duration
 
 	mu         sync.Mutex
 	base       string // scheme://host of the server, for URLs it hands out
@@ -90,6 +98,11 @@ type Server struct {
 	ts         int64
 	httpServer *httptest.Server
 	changed    chan struct{}
+
+	sock      *websocket.Conn // the current Socket Mode connection
+	sockWrite sync.Mutex      // one writer at a time on sock
+	connects  int
+	acks      map[string]Ack
 }
 
 // New returns a fake that is not yet listening; mount Handler and call
@@ -97,7 +110,7 @@ type Server struct {
 func New() *Server {
 	return &Server{
 		messages: map[string][]*Message{}, views: map[string]*View{}, homes: map[string]*View{},
-		files: map[string]*File{}, failures: map[string][]failure{},
+		files: map[string]*File{}, failures: map[string][]failure{}, acks: map[string]Ack{},
 		ts: 1700000000, changed: make(chan struct{}),
 	}
 }
@@ -110,8 +123,10 @@ func Start() *Server {
 	return s
 }
 
-// Close stops the server Start started.
+// Close stops the server Start started and drops any Socket Mode
+// connection.
 func (s *Server) Close() {
+	s.closeSocket()
 	if s.httpServer != nil {
 		s.httpServer.Close()
 	}
@@ -139,13 +154,15 @@ func (s *Server) NewResponseURL() string {
 	return fmt.Sprintf("%s/response/R%d", s.base, s.seq)
 }
 
-// Handler serves the fake: /api/{method}, /upload/{id}, /response/{id}.
+// Handler serves the fake: /api/{method}, /upload/{id}, /response/{id}
+// and the Socket Mode WebSocket /socket.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/{method}", s.serveAPI)
 	mux.HandleFunc("GET /api/{method}", s.serveAPI)
 	mux.HandleFunc("POST /upload/{id}", s.serveUpload)
 	mux.HandleFunc("POST /response/{id}", s.serveResponse)
+	mux.HandleFunc("GET /socket", s.serveSocket)
 	return mux
 }
 
@@ -256,7 +273,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, f)
 		return
 	}
-	if s.Token != "" && c.Token != s.Token {
+	if want := s.tokenFor(method); want != "" && c.Token != want {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "invalid_auth"})
 		return
 	}
@@ -272,6 +289,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	resp["ok"] = true
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// tokenFor is the token a method demands: the app-level token for
+// apps.connections.open, the bot token for everything else.
+func (s *Server) tokenFor(method string) string {
+	if method == "apps.connections.open" {
+		return s.AppToken
+	}
+	return s.Token
 }
 
 func writeFailure(w http.ResponseWriter, f failure) {
