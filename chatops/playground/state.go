@@ -50,7 +50,7 @@ type State struct {
 	Version int64           `json:"version"`
 	Items   []Item          `json:"items"`
 	Modal   *Modal          `json:"modal"`
-	Home    json.RawMessage `json:"home"`
+	Home    json.RawMessage `json:"home,omitempty"`
 }
 
 // Modal is the modal open for a user, with the errors the bot returned.
