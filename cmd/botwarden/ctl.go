@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/botwarden/botwarden/internal/api"
+	"github.com/botwarden/botwarden/internal/core"
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+// The ctl exit codes besides 0 (applied) and 1 (error); docs/api/README.md.
+const (
+	exitPending = 3 // a challenge was issued or still needs approvals
+	exitDenied  = 4 // denied, rejected or failed: see the reason
+)
+
+// exitCodeError ends the process with code once the outcome is printed.
+type exitCodeError struct{ code int }
+
+func (e *exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// ctlFlags are the flags every ctl command shares.
+type ctlFlags struct {
+	url, token, output string
+}
+
+func newCtlCmd() *cobra.Command {
+	f := &ctlFlags{}
+	cmd := &cobra.Command{
+		Use:   "ctl",
+		Short: "Operate the control plane through its HTTP API (for humans and scripts)",
+		Long: `ctl is a client of the operator API. The server URL and the token come
+from --url/--token or BOTWARDEN_URL/BOTWARDEN_TOKEN. --output json prints
+the API's JSON for scripts. Exit codes: 0 applied, 3 challenge pending,
+4 denied/rejected/failed, 1 error.`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.url, "url", envOr("BOTWARDEN_URL", "http://127.0.0.1:8080"), "API base URL (env BOTWARDEN_URL)")
+	pf.StringVar(&f.token, "token", "", "API token (default: env BOTWARDEN_TOKEN; prefer the environment)")
+	pf.StringVar(&f.output, "output", "text", "text or json")
+	cmd.AddCommand(ctlStatusCmd(f), ctlChallengesCmd(f), ctlConfirmCmd(f), ctlRejectCmd(f), ctlWatchCmd(f), ctlAuditCmd(f), ctlMeCmd(f))
+	for _, op := range []core.Op{core.OpStart, core.OpStop, core.OpPause, core.OpResume, core.OpQuarantine, core.OpRelease} {
+		cmd.AddCommand(ctlOpCmd(f, op))
+	}
+	return cmd
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func (f *ctlFlags) client() *api.Client {
+	tok := f.token
+	if tok == "" {
+		tok = os.Getenv("BOTWARDEN_TOKEN")
+	}
+	return &api.Client{BaseURL: f.url, Token: tok}
+}
+
+func newCommandID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "ctl-" + hex.EncodeToString(b[:])
+}
+
+// ctlOpCmd is `ctl start|stop|pause|resume|quarantine|quarantine_release TARGET`.
+func ctlOpCmd(f *ctlFlags, op core.Op) *cobra.Command {
+	var reason, mode, id string
+	c := &cobra.Command{
+		Use:   string(op) + " TARGET",
+		Short: fmt.Sprintf("Request %s on a bot, group:NAME or global (dangerous ops print a challenge to confirm)", op),
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if id == "" {
+				id = newCommandID()
+			}
+			req := api.CommandRequest{Target: args[0], Op: op, Reason: reason, Params: core.Params{Mode: lifecycle.Mode(mode)}}
+			out, err := f.client().Submit(cmd.Context(), req, id)
+			if err != nil {
+				return err
+			}
+			return printOutcome(cmd.OutOrStdout(), f.output, out)
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "why (recorded in the ledger)")
+	c.Flags().StringVar(&id, "id", "", "idempotency key (default: a new one); retry with the same id to get the same outcome")
+	if op == core.OpStart || op == core.OpResume {
+		c.Flags().StringVar(&mode, "mode", "", "paper, shadow or live (required: live is never implied)")
+	}
+	return c
+}
+
+// printOutcome prints an outcome and returns the exit code it maps to.
+func printOutcome(w io.Writer, output string, o core.Outcome) error {
+	if output == "json" {
+		if err := printJSONTo(w, o); err != nil {
+			return err
+		}
+	} else {
+		printOutcomeText(w, o)
+	}
+	switch o.Status {
+	case core.StatusApplied:
+		return nil
+	case core.StatusChallenged:
+		return &exitCodeError{exitPending}
+	}
+	return &exitCodeError{exitDenied}
+}
+
+func printOutcomeText(w io.Writer, o core.Outcome) {
+	dup := ""
+	if o.Duplicate {
+		dup = " (duplicate: the original outcome, no second effect)"
+	}
+	fmt.Fprintf(w, "%s %s: %s%s\n", o.Op, o.Target, o.Status, dup)
+	if o.From != "" || o.To != "" {
+		fmt.Fprintf(w, "  %s -> %s\n", o.From, o.To)
+	}
+	if o.Reason != "" {
+		fmt.Fprintf(w, "  reason: %s\n", o.Reason)
+	}
+	if o.Detail != "" {
+		fmt.Fprintf(w, "  %s\n", o.Detail)
+	}
+	if o.Runbook != "" {
+		fmt.Fprintf(w, "  runbook: %s\n", o.Runbook)
+	}
+	if ch := o.Challenge; ch != nil && o.Status == core.StatusChallenged {
+		live := ""
+		if ch.Live {
+			live = " LIVE"
+		}
+		fmt.Fprintf(w, "  challenge %s%s: %d approval(s) by role %s before %s\n", ch.ID, live,
+			ch.Requires.Approvers, ch.Requires.Role, ch.ExpiresAt.Format("2006-01-02T15:04:05Z07:00"))
+		fmt.Fprintf(w, "  an approver confirms with:\n    botwarden ctl confirm %s --target %s --reason '…'\n", ch.ID, ch.Requires.TypedTarget)
+	}
+}
+
+func ctlConfirmCmd(f *ctlFlags) *cobra.Command {
+	var target, reason string
+	c := &cobra.Command{
+		Use: "confirm CHALLENGE --target TARGET --reason TEXT", Short: "Confirm a challenge (type its target out)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out, err := f.client().Confirm(cmd.Context(), args[0], api.ConfirmBody{Reason: reason, TypedTarget: target})
+			if err != nil {
+				return err
+			}
+			return printOutcome(cmd.OutOrStdout(), f.output, out)
+		},
+	}
+	c.Flags().StringVar(&target, "target", "", "the challenge's target, typed out (required)")
+	c.Flags().StringVar(&reason, "reason", "", "why you confirm (required)")
+	_ = c.MarkFlagRequired("target")
+	_ = c.MarkFlagRequired("reason")
+	return c
+}
+
+func ctlRejectCmd(f *ctlFlags) *cobra.Command {
+	var reason string
+	c := &cobra.Command{
+		Use: "reject CHALLENGE --reason TEXT", Short: "Reject a challenge (or withdraw your own request)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out, err := f.client().Reject(cmd.Context(), args[0], api.RejectBody{Reason: reason})
+			if err != nil {
+				return err
+			}
+			if err := printOutcome(cmd.OutOrStdout(), f.output, out); out.Reason != core.ReasonRejected {
+				return err
+			}
+			return nil // the reject itself succeeded
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "why (required)")
+	_ = c.MarkFlagRequired("reason")
+	return c
+}
+
+func ctlStatusCmd(f *ctlFlags) *cobra.Command {
+	return &cobra.Command{
+		Use: "status", Short: "Show the fleet, safety and open challenges", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, ctx := f.client(), cmd.Context()
+			var bots api.BotList
+			var safety core.SafetyView
+			var chs api.ChallengeList
+			for _, q := range []struct {
+				path string
+				out  any
+			}{{"/v1/bots", &bots}, {"/v1/safety", &safety}, {"/v1/challenges?state=open", &chs}} {
+				if err := c.Do(ctx, http.MethodGet, q.path, nil, nil, q.out); err != nil {
+					return err
+				}
+			}
+			if f.output == "json" {
+				return printJSONTo(cmd.OutOrStdout(), map[string]any{"bots": bots, "safety": safety, "challenges": chs.Challenges})
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "environment %s   safety %s   ledger seq %d\n\n", bots.Environment, safety.Mode, bots.LedgerSeq)
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "BOT\tGROUP\tSTATE\tMODE\tKILL-SWITCH")
+			for _, b := range bots.Bots {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.ID, b.Group, b.State, b.Mode, b.KillSwitch)
+			}
+			_ = tw.Flush()
+			printChallenges(w, chs)
+			return nil
+		},
+	}
+}
+
+func printChallenges(w io.Writer, chs api.ChallengeList) {
+	if len(chs.Challenges) == 0 {
+		fmt.Fprintln(w, "\nno open challenges")
+		return
+	}
+	fmt.Fprintln(w, "\nopen challenges:")
+	for _, ch := range chs.Challenges {
+		may := ""
+		if ch.MayApprove {
+			may = "  (you may confirm)"
+		}
+		fmt.Fprintf(w, "  %s  %s %s by %s, expires %s%s\n", ch.ID, ch.Command.Op, ch.Command.Target,
+			ch.Command.Actor, ch.ExpiresAt.Format("15:04:05Z07:00"), may)
+	}
+}
+
+func ctlChallengesCmd(f *ctlFlags) *cobra.Command {
+	return &cobra.Command{
+		Use: "challenges", Short: "List open challenges and whether you may confirm them", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var chs api.ChallengeList
+			if err := f.client().Do(cmd.Context(), http.MethodGet, "/v1/challenges?state=open", nil, nil, &chs); err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSONTo(cmd.OutOrStdout(), chs)
+			}
+			printChallenges(cmd.OutOrStdout(), chs)
+			return nil
+		},
+	}
+}
+
+func ctlMeCmd(f *ctlFlags) *cobra.Command {
+	var target string
+	c := &cobra.Command{
+		Use: "me", Short: "Who the token acts as and what it may do now on --target", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var me api.Me
+			if err := f.client().Do(cmd.Context(), http.MethodGet, "/v1/me?target="+target, nil, nil, &me); err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSONTo(cmd.OutOrStdout(), me)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s (roles %v) in %s may on %s: %v\n", me.Actor, me.Roles, me.Environment, me.Target, me.Allowed)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&target, "target", "global", "bot id, group:NAME or global")
+	return c
+}
+
+func ctlWatchCmd(f *ctlFlags) *cobra.Command {
+	var from uint64
+	c := &cobra.Command{
+		Use: "watch", Short: "Follow recorded events (transitions, challenges, safety, kill-switch) as they happen", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := cmd.OutOrStdout()
+			return f.client().Watch(cmd.Context(), from, cmd.Flags().Changed("from"), func(ev api.Event) error {
+				if f.output == "json" {
+					_, err := fmt.Fprintf(w, "%s\n", ev.Data)
+					return err
+				}
+				_, err := fmt.Fprintf(w, "%6d  %-40s %s\n", ev.Seq, ev.Type, ev.Data)
+				return err
+			})
+		},
+	}
+	c.Flags().Uint64Var(&from, "from", 0, "resume after this ledger seq (replays what was missed)")
+	return c
+}
+
+func ctlAuditCmd(f *ctlFlags) *cobra.Command {
+	audit := &cobra.Command{Use: "audit", Short: "Auditor commands (audit permission)"}
+	var out string
+	var from, to uint64
+	export := &cobra.Command{
+		Use: "export --out FILE", Short: "Export the ledger to FILE and its signed checkpoint to FILE.checkpoint (verify with `botwarden ledger verify --export`)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return ctlExport(cmd.Context(), f.client(), out, from, to, cmd.ErrOrStderr())
+		},
+	}
+	export.Flags().StringVar(&out, "out", "", "output file (required)")
+	export.Flags().Uint64Var(&from, "from", 1, "first seq")
+	export.Flags().Uint64Var(&to, "to", 0, "last seq (default: head)")
+	_ = export.MarkFlagRequired("out")
+	audit.AddCommand(export)
+	return audit
+}
+
+func ctlExport(ctx context.Context, c *api.Client, out string, from, to uint64, stderr io.Writer) error {
+	fh, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	cp, err := c.Export(ctx, fh, from, to)
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(out)
+		return err
+	}
+	if err := os.WriteFile(out+".checkpoint", cp, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "wrote %s and %s.checkpoint; verify offline with: botwarden ledger verify --export %s --key KEY\n", out, out, out)
+	return nil
+}
