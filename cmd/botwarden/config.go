@@ -50,6 +50,10 @@ type ListenConfig struct {
 	// Playground is the loopback-only local Slack stand-in, started only
 	// when serve has no Slack credentials (docs/playground.md).
 	Playground string `yaml:"playground"`
+	// TLSCert and TLSKey (PEM files) serve the main listener over TLS.
+	// Required when listen.http is not a loopback address.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // BotConfig declares one bot and the driver that controls it.
@@ -185,6 +189,9 @@ func (c *Config) validate() error {
 	if err := loopbackOnly("listen.admin", c.Listen.Admin); err != nil {
 		return err
 	}
+	if err := c.Listen.checkTLS(); err != nil {
+		return err
+	}
 	if err := loopbackOnly("listen.playground", c.Listen.Playground); err != nil {
 		return err
 	}
@@ -232,6 +239,18 @@ func loopbackOnly(name, addr string) error {
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("%s %q: must be a loopback address (127.0.0.1 or [::1])", name, addr)
+	}
+	return nil
+}
+
+// checkTLS refuses a non-loopback main listener without TLS: the operator
+// API and Slack endpoints carry bearer tokens and signed requests.
+func (l ListenConfig) checkTLS() error {
+	if (l.TLSCert == "") != (l.TLSKey == "") {
+		return errors.New("listen.tls_cert and listen.tls_key go together: set both or neither")
+	}
+	if l.TLSCert == "" && loopbackOnly("listen.http", l.HTTP) != nil {
+		return fmt.Errorf("listen.http %q is not a loopback address: binding it needs TLS (set listen.tls_cert and listen.tls_key) or bind 127.0.0.1", l.HTTP)
 	}
 	return nil
 }

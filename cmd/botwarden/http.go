@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/botwarden/botwarden/internal/api"
 )
 
 // handler is the main listener: health, metrics, Slack and the safety
@@ -24,6 +26,7 @@ func (s *service) handler() http.Handler {
 		s.push.Register(mux)
 	}
 	s.kill.Register(mux)
+	s.api.Register(mux)
 	return mux
 }
 
@@ -32,6 +35,9 @@ func (s *service) handler() http.Handler {
 func (s *service) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/admin/ledger/", http.StripPrefix("/admin/ledger", ledgerAdminHandler(s.ledger)))
+	tokens := http.StripPrefix("/admin", api.AdminHandler(s.tokenAdmin()))
+	mux.Handle("/admin/tokens", tokens)
+	mux.Handle("/admin/tokens/", tokens)
 	return mux
 }
 
@@ -64,6 +70,7 @@ func (s *service) banner(out io.Writer, httpURL, adminURL string) {
 	fmt.Fprintf(out, "  health      %s/healthz   %s/readyz\n", httpURL, httpURL)
 	fmt.Fprintf(out, "  metrics     %s/metrics\n", httpURL)
 	fmt.Fprintf(out, "  kill-switch %s/v1/killswitch\n", httpURL)
+	fmt.Fprintf(out, "  api         %s/v1/ (bearer tokens: botwarden token create --actor NAME; docs/api/README.md)\n", httpURL)
 	fmt.Fprintf(out, "  admin       %s (loopback only; the ledger commands use it while the service runs)\n", adminURL)
 	fmt.Fprintf(out, "  ledger      %d entries; verifier key %s\n", s.ledger.Head().Size, s.ledger.VerifierKey())
 	if s.play != nil {

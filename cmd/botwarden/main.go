@@ -6,6 +6,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -18,6 +19,10 @@ var version = "dev"
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
+		var ex *exitCodeError
+		if errors.As(err, &ex) {
+			os.Exit(ex.code) // ctl: the outcome was already printed
+		}
 		fmt.Fprintln(os.Stderr, "botwarden:", err)
 		os.Exit(1)
 	}
@@ -30,7 +35,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newLedgerCmd(), newBundleCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newLedgerCmd(), newBundleCmd(), newVersionCmd(), newCtlCmd(), newTokenCmd())
 	return root
 }
 

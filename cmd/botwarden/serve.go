@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +69,11 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
+	if cfg.Listen.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.path(cfg.Listen.TLSCert), cfg.path(cfg.Listen.TLSKey)); err != nil {
+			return fmt.Errorf("listen.tls_cert/tls_key: %w", err)
+		}
+	}
 	svc, err := build(ctx, cfg, env)
 	if err != nil {
 		return err
@@ -93,7 +99,13 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 	srv := &http.Server{Handler: svc.handler(), ReadHeaderTimeout: 10 * time.Second}
 	admin := &http.Server{Handler: svc.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 3)
-	go func() { errc <- srv.Serve(httpLn) }()
+	go func() {
+		if cfg.Listen.TLSCert != "" {
+			errc <- srv.ServeTLS(httpLn, cfg.path(cfg.Listen.TLSCert), cfg.path(cfg.Listen.TLSKey))
+			return
+		}
+		errc <- srv.Serve(httpLn)
+	}()
 	go func() { errc <- admin.Serve(adminLn) }()
 	stopPlayground := func(context.Context) {}
 	if svc.play != nil {

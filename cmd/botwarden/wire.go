@@ -18,9 +18,11 @@ import (
 	"github.com/botwarden/botwarden/chatops"
 	"github.com/botwarden/botwarden/docs/contracts"
 	"github.com/botwarden/botwarden/internal/action"
+	"github.com/botwarden/botwarden/internal/api"
 	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/policy"
 	"github.com/botwarden/botwarden/internal/source"
+	"github.com/botwarden/botwarden/internal/token"
 	"github.com/botwarden/botwarden/ledger"
 )
 
@@ -39,6 +41,8 @@ type service struct {
 	watcher *source.Watcher  // nil without watched files
 	kill    *source.KillSwitch
 	secrets *secretSet
+	tokens  *token.Store // operator API tokens
+	api     *api.Server
 }
 
 // build opens the ledger, replays it into the engine and builds every
@@ -107,6 +111,10 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		l.Close()
 		return nil, fmt.Errorf("start engine: %w", err)
 	}
+	if err := svc.buildAPI(); err != nil {
+		l.Close()
+		return nil, err
+	}
 	if err := svc.buildSources(pushToken); err != nil {
 		l.Close()
 		return nil, err
@@ -118,10 +126,6 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		}
 	}
 	if slackCfg.SigningSecret != "" || slackCfg.AppToken != "" {
-		if slackCfg.SocketMode() {
-			l.Close()
-			return nil, fmt.Errorf("SLACK_APP_TOKEN is set but Socket Mode is not available in this build yet: unset it and use HTTP mode (SLACK_SIGNING_SECRET)")
-		}
 		svc.slack, err = chatops.New(slackCfg, svc.engine, ledgerView{l}, svc.log.With().Str("component", "slack").Logger(), svc.reg)
 		if err != nil {
 			svc.closePlayground()
@@ -249,6 +253,13 @@ func (s *service) runLoops(ctx context.Context) <-chan struct{} {
 		run(func() {
 			if err := s.slack.Run(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error().Err(err).Msg("slack notifier stopped")
+			}
+		})
+	}
+	if s.slack != nil && s.slack.SocketMode() {
+		run(func() {
+			if err := s.slack.RunSocketMode(ctx); err != nil {
+				s.log.Error().Err(err).Msg("slack socket mode stopped")
 			}
 		})
 	}
