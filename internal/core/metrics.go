@@ -16,6 +16,7 @@ type metrics struct {
 	appendSeconds prometheus.Histogram
 	unaudited     prometheus.Counter
 	dropped       prometheus.Counter
+	cond          *conditionMetrics // safety, gates, stuck bots, open challenges
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -40,10 +41,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "botwarden_notices_dropped_total", Help: "Notices a slow subscriber lost.",
 		}),
 	}
+	m.cond = newConditionMetrics()
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.commands, m.challenges, m.bots, m.appendSeconds, m.unaudited, m.dropped} {
+	cs := append([]prometheus.Collector{m.commands, m.challenges, m.bots, m.appendSeconds, m.unaudited, m.dropped}, m.cond.collectors()...)
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register core metrics: %w", err)
 		}
@@ -59,6 +62,7 @@ func (m *metrics) setBots(s *state) {
 	for _, st := range lifecycle.States {
 		m.bots.WithLabelValues(string(st)).Set(float64(counts[st]))
 	}
+	m.cond.set(s)
 }
 
 func (m *metrics) command(o Outcome) {
