@@ -59,7 +59,7 @@ function mrkdwn(text, names) {
   s = s.replace(/```([\s\S]*?)```/g, (_, code) => hold(`<pre>${code.replace(/^\n/, "")}</pre>`));
   s = s.replace(/`([^`\n]+)`/g, (_, code) => hold(`<code>${code}</code>`));
   s = s.replace(/(^|[^\w*])\*([^*\n]+)\*(?!\w)/g, "$1<b>$2</b>");
-  s = s.replace(/(^|[^\w])_([^_\n]+)_(?!\w)/g, "$1<i>$2</i>");
+  s = s.replace(/(^|[^\w])_(\S(?:[^\n]*?\S)?)_(?!\w)/g, "$1<i>$2</i>");
   s = s.replace(/(^|[^\w~])~([^~\n]+)~(?!\w)/g, "$1<s>$2</s>");
   s = s.replace(/:([a-z0-9_+-]+):/g, (m, name) => EMOJI[name] || m);
   s = s.replace(/\n/g, "<br>");
