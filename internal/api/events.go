@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
 )
 
 // sseBuffer is how many notices a slow SSE client may lag before the
@@ -128,4 +127,3 @@ func lastEventID(r *http.Request) (uint64, bool, error) {
 	}
 	return n, true, nil
 }
-

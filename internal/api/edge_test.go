@@ -1,0 +1,149 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/botwarden/botwarden/internal/api"
+	"github.com/botwarden/botwarden/internal/core"
+	"github.com/botwarden/botwarden/internal/core/coretest"
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+// raw posts body as-is (requests that violate the spec on purpose).
+func (e *env) raw(t *testing.T, tok, method, path, body string, hdr map[string]string) (*http.Response, api.Problem) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p api.Problem
+	b, _ := io.ReadAll(resp.Body)
+	_ = jsonUnmarshal(b, &p)
+	return resp, p
+}
+
+func TestAPI_BadBodiesRefusedWithProblems(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOpt) { o.cfg.MaxBody = 1024 })
+	c, _ := e.admin.Create(bg, api.CreateRequest{Actor: coretest.Operator, By: "t"})
+	for _, tc := range []struct {
+		name, body string
+		hdr        map[string]string
+		status     int
+		reason     string
+	}{
+		{"unknown field", `{"target":"alpha","op":"stop","command_id":"u1","force":true}`, nil, 400, api.ReasonBadRequest},
+		{"unknown param", `{"target":"alpha","op":"stop","command_id":"u2","params":{"hurry":1}}`, nil, 400, api.ReasonBadRequest},
+		{"trailing data", `{"target":"alpha","op":"stop","command_id":"u3"} {}`, nil, 400, api.ReasonBadRequest},
+		{"no idempotency key", `{"target":"alpha","op":"stop"}`, nil, 400, api.ReasonBadRequest},
+		{"key and id differ", `{"target":"alpha","op":"stop","command_id":"a"}`, map[string]string{"Idempotency-Key": "b"}, 400, api.ReasonBadRequest},
+		{"too large", `{"target":"alpha","op":"stop","reason":"` + strings.Repeat("x", 2000) + `"}`, nil, 413, api.ReasonBadRequest},
+		{"other actor", `{"target":"alpha","op":"stop","command_id":"u4","actor":"U0ADMIN"}`, nil, 403, api.ReasonActorMismatch},
+		{"other channel", `{"target":"alpha","op":"stop","command_id":"u5","channel":"C123"}`, nil, 400, api.ReasonBadRequest},
+		{"invalid for the contract", `{"target":"alpha","op":"stop","command_id":"u6","params":{"mode":"live"}}`, nil, 422, string(core.ReasonInvalid)},
+	} {
+		resp, p := e.raw(t, c.Token, http.MethodPost, "/v1/commands", tc.body, tc.hdr)
+		if resp.StatusCode != tc.status || p.Reason != tc.reason || resp.Header.Get("Content-Type") != "application/problem+json" || p.Type == "" {
+			t.Errorf("%s: %d %+v", tc.name, resp.StatusCode, p)
+		}
+	}
+	if n := len(e.driver.CallsTo("Stop")); n != 0 {
+		t.Fatalf("%d stops from refused bodies", n)
+	}
+}
+
+func TestAPI_RateLimitedPerActor(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOpt) { o.cfg.Rate, o.cfg.Burst = 1, 2 })
+	op, appr := e.client(coretest.Operator), e.client(coretest.Approver)
+	for range 2 {
+		if err := op.Do(bg, http.MethodGet, "/v1/safety", nil, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, p := e.raw(t, mustToken(t, e, coretest.Operator), http.MethodGet, "/v1/safety", "", nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || p.Reason != api.ReasonRateLimited {
+		t.Fatalf("a second token of the same actor shares its limit: %d %+v", resp.StatusCode, p)
+	}
+	err := op.Do(bg, http.MethodGet, "/v1/safety", nil, nil, nil)
+	if pr := problemOf(t, err); pr.Status != http.StatusTooManyRequests || pr.Reason != api.ReasonRateLimited {
+		t.Fatalf("third request: %+v", pr)
+	}
+	if err := appr.Do(bg, http.MethodGet, "/v1/safety", nil, nil, nil); err != nil {
+		t.Fatalf("another actor is limited too: %v", err)
+	}
+	e.clock.Advance(2 * time.Second)
+	if err := op.Do(bg, http.MethodGet, "/v1/safety", nil, nil, nil); err != nil {
+		t.Fatalf("after the refill: %v", err)
+	}
+}
+
+func mustToken(t *testing.T, e *env, actor string) string {
+	t.Helper()
+	c, err := e.admin.Create(bg, api.CreateRequest{Actor: actor, By: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Token
+}
+
+func TestAPI_EventsResumeFromLedgerThenLive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	op := e.client(coretest.Operator)
+	before := e.ledger.Head().Size
+	if _, err := op.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpStart, Params: core.Params{Mode: lifecycle.Paper}}, "ev-1"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	var seen []api.Event
+	done := errors.New("done")
+	errc := make(chan error, 1)
+	go func() {
+		errc <- op.Watch(ctx, before, true, func(ev api.Event) error {
+			seen = append(seen, ev)
+			if ev.Type == core.EvApplied && strings.Contains(string(ev.Data), `"command_id":"ev-2"`) {
+				return done
+			}
+			if ev.Type == core.EvApplied && strings.Contains(string(ev.Data), `"command_id":"ev-1"`) {
+				go func() {
+					_, _ = op.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpStop}, "ev-2")
+				}()
+			}
+			return nil
+		})
+	}()
+	if err := <-errc; !errors.Is(err, done) {
+		t.Fatalf("watch: %v (saw %d events)", err, len(seen))
+	}
+	for i, ev := range seen {
+		if ev.Seq <= before || (i > 0 && ev.Seq <= seen[i-1].Seq) {
+			t.Fatalf("event %d seq %d: want increasing seqs after %d", i, ev.Seq, before)
+		}
+		if strings.HasPrefix(ev.Type, "api.") {
+			t.Fatalf("token event %s streamed", ev.Type)
+		}
+	}
+	var transitions int
+	for _, ev := range seen {
+		if ev.Type == core.EvTransition {
+			transitions++
+		}
+	}
+	if transitions < 2 {
+		t.Fatalf("saw %d transitions, want the replayed start and the live stop", transitions)
+	}
+}
