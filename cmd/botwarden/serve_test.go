@@ -28,6 +28,7 @@ func startServe(t *testing.T, dir string, getenv func(string) string) (string, f
 	cfg.DataDir = dir
 	cfg.Listen.HTTP = "127.0.0.1:0"
 	cfg.Listen.Admin = "127.0.0.1:0"
+	cfg.Listen.Playground = "127.0.0.1:0"
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
