@@ -29,6 +29,9 @@ type Adapter struct {
 	audit   *auditThreads // command id -> audit-channel thread
 	bundles sync.Map      // command id -> requester (channel, user) of a bundle
 	ckpt    *checkpoints
+	cache   *challengeCache // open challenges seen, for clicks that must not wait for the core
+	me      identity        // the bot's Slack identity, for reading its own messages back
+	homes   *homeViewers    // users whose App Home is kept fresh
 
 	ctx    context.Context // parent of all asynchronous work
 	cancel context.CancelFunc
@@ -54,7 +57,7 @@ func New(cfg Config, c Core, ledger Ledger, log zerolog.Logger, reg prometheus.R
 		cfg: cfg, core: c, ledger: ledger, log: log, m: m, runID: newRunID(),
 		api:    slack.New(cfg.BotToken.Reveal(), slack.OptionAPIURL(cfg.APIURL), slack.OptionAppLevelToken(cfg.AppToken.Reveal())),
 		verify: newVerifier(cfg.SigningSecret, cfg.ReplayWindow, cfg.Clock),
-		msgs:   newMessages(), audit: newAuditThreads(), ckpt: &checkpoints{},
+		msgs:   newMessages(), audit: newAuditThreads(), ckpt: &checkpoints{}, cache: newChallengeCache(), homes: newHomeViewers(),
 		ctx: ctx, cancel: cancel,
 	}
 	return a, nil

@@ -41,7 +41,8 @@ func (a *Adapter) flushCheckpoint(ctx context.Context) {
 	}
 	text := fmt.Sprintf(":closed_lock_with_key: *Ledger checkpoint* (%d since the last post). Save it as a file and check the ledger with `botwarden ledger verify --since-checkpoint FILE`:\n```%s```", n, esc(string(note)))
 	err := a.call(ctx, "chat.postMessage", func(ctx context.Context) error {
-		_, _, err := a.api.PostMessageContext(ctx, a.cfg.AuditChannel, slack.MsgOptionText(text, false))
+		_, _, err := a.api.PostMessageContext(ctx, a.cfg.AuditChannel, slack.MsgOptionText(text, false),
+			a.meta(metaCheckpoint, "note", string(note)))
 		return err
 	})
 	if err != nil {
@@ -56,19 +57,29 @@ func (a *Adapter) flushCheckpoint(ctx context.Context) {
 	}
 }
 
-// verifyAgainstPosted checks the ledger against the last checkpoint this
-// adapter posted to Slack.
+// verifyAgainstPosted checks the ledger against the last checkpoint
+// posted to Slack, read back from the audit channel itself (the outside
+// copy, whichever process posted it); if Slack cannot be read, against
+// the one this process remembers posting.
 func (a *Adapter) verifyAgainstPosted(ctx context.Context) string {
-	a.ckpt.mu.Lock()
-	note := a.ckpt.posted
-	a.ckpt.mu.Unlock()
+	note, err := a.lastCheckpointInSlack(ctx)
+	src := "read back from the audit channel"
+	if err != nil || note == nil {
+		a.ckpt.mu.Lock()
+		note = a.ckpt.posted
+		a.ckpt.mu.Unlock()
+		src = "remembered by this process"
+		if err != nil {
+			src += "; the audit channel could not be read"
+		}
+	}
 	if note == nil {
-		return ":grey_question: No checkpoint has been posted to Slack by this process yet; verify against a saved one with `botwarden ledger verify --since-checkpoint FILE`."
+		return ":grey_question: No checkpoint has been posted to Slack yet; verify against a saved one with `botwarden ledger verify --since-checkpoint FILE`."
 	}
 	if err := a.ledger.VerifyAgainst(ctx, note); err != nil {
-		return fmt.Sprintf(":rotating_light: *Ledger does NOT match the last checkpoint posted to Slack*: %s\n```%s```", esc(err.Error()), esc(string(note)))
+		return fmt.Sprintf(":rotating_light: *Ledger does NOT match the last checkpoint posted to Slack* (%s): %s\n```%s```", src, esc(err.Error()), esc(string(note)))
 	}
-	return fmt.Sprintf(":white_check_mark: The ledger is consistent with the last checkpoint posted to Slack:\n```%s```", esc(string(note)))
+	return fmt.Sprintf(":white_check_mark: The ledger is consistent with the last checkpoint posted to Slack (%s):\n```%s```", src, esc(string(note)))
 }
 
 // export uploads a ledger export with the checkpoint it verifies against.

@@ -77,6 +77,9 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// ReplayWindow is how old a signed request may be. Default 5 minutes.
 	ReplayWindow time.Duration
+	// HomeRefresh is the least time between two refreshes of the App Home
+	// tabs after state changes. Default 2s.
+	HomeRefresh time.Duration
 
 	Clock Clock // default: the system clock
 }
@@ -105,6 +108,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = 10 * time.Minute
+	}
+	if c.HomeRefresh <= 0 {
+		c.HomeRefresh = 2 * time.Second
 	}
 	if c.ReplayWindow <= 0 {
 		c.ReplayWindow = 5 * time.Minute

@@ -212,7 +212,7 @@ func TestFlow_SlowDriverAckWithinDeadline(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.AckBudget = 2 * time.Second })
 	h.driver.SetDelay(3500 * time.Millisecond)
 	r, ru := h.command("U0OPERATOR", "C0OPS", "start alpha --mode paper")
-	if r.status != 200 || r.elapsed > time.Second {
+	if r.status != 200 || r.elapsed > 2500*time.Millisecond {
 		t.Fatalf("ack took %v (status %d); Slack allows 3s", r.elapsed, r.status)
 	}
 	// While the driver holds the core, a modal submission still answers in time.

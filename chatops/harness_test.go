@@ -42,6 +42,11 @@ type harness struct {
 	sender fakeslack.Sender
 	logs   *syncBuffer
 	trig   atomic.Int64
+
+	cfg         Config
+	ledger      Ledger
+	deps        func(*core.Deps)
+	stopAdapter func()
 }
 
 type syncBuffer struct {
@@ -62,50 +67,88 @@ func (s *syncBuffer) String() string {
 }
 
 func newHarness(t *testing.T, tweak func(*Config)) *harness {
+	return newHarnessWith(t, tweak, nil)
+}
+
+// newHarnessWith is newHarness with the core's dependencies adjustable
+// (e.g. a bundler that writes real files).
+func newHarnessWith(t *testing.T, tweak func(*Config), deps func(*core.Deps)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, slack: fakeslack.Start(), audit: coretest.NewMemAuditor(),
-		clock: coretest.NewClock(time.Now().Truncate(time.Second)), driver: coretest.NewDriver(), logs: &syncBuffer{}}
+		clock: coretest.NewClock(time.Now().Truncate(time.Second)), driver: coretest.NewDriver(), logs: &syncBuffer{}, deps: deps}
 	h.slack.Token = testBotToken
 	t.Cleanup(h.slack.Close)
-	eng, err := core.New(ctx, core.Config{
-		Environment: "dev", Policy: policy.Demo(),
-		Bots: []core.BotConfig{{ID: "alpha", Group: "majors", Driver: h.driver}, {ID: "beta", Group: "majors", Driver: h.driver}},
-	}, core.Deps{Auditor: h.audit, Clock: h.clock, Actions: &coretest.Actions{}, Bundler: &coretest.Bundler{}})
-	if err != nil {
-		t.Fatalf("core.New: %v", err)
-	}
-	h.engine = eng
-	if err := eng.SetSafety(ctx, core.SafetyDoc{SchemaVersion: core.SchemaVersion, Mode: core.SafetyNormal, Source: "test", UpdatedAt: h.clock.Now()}); err != nil {
+	h.engine = h.newEngine()
+	if err := h.engine.SetSafety(ctx, core.SafetyDoc{SchemaVersion: core.SchemaVersion, Mode: core.SafetyNormal, Source: "test", UpdatedAt: h.clock.Now()}); err != nil {
 		t.Fatalf("SetSafety: %v", err)
 	}
-	if err := eng.SetGates(ctx, core.GatesDoc{SchemaVersion: core.SchemaVersion, Source: "test", Results: []core.GateResult{
+	if err := h.engine.SetGates(ctx, core.GatesDoc{SchemaVersion: core.SchemaVersion, Source: "test", Results: []core.GateResult{
 		{Gate: "risk_limits", Scope: "global", Status: core.GatePass, EvaluatedAt: h.clock.Now(), TTLSeconds: 86400}}}); err != nil {
 		t.Fatalf("SetGates: %v", err)
 	}
-	cfg := Config{APIURL: h.slack.URL(), BotToken: testBotToken, SigningSecret: testSigning,
+	h.cfg = Config{APIURL: h.slack.URL(), BotToken: testBotToken, SigningSecret: testSigning,
 		AuditChannel: "C0AUDIT", ApproversChannel: "C0APPROVERS", Clock: h.clock,
-		RunbookBaseURL: "https://runbooks.example/", AckBudget: 500 * time.Millisecond, CheckpointInterval: 20 * time.Millisecond}
+		RunbookBaseURL: "https://runbooks.example/", AckBudget: 500 * time.Millisecond, CheckpointInterval: 20 * time.Millisecond,
+		HomeRefresh: 20 * time.Millisecond}
 	if tweak != nil {
-		tweak(&cfg)
+		tweak(&h.cfg)
 	}
-	h.a, err = New(cfg, eng, nil, zerolog.New(h.logs), nil)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = h.a.Run(runCtx); close(done) }()
-	h.srv = httptest.NewServer(h.a.Handler())
-	h.sender = fakeslack.Sender{BaseURL: h.srv.URL, Secret: testSigning, Now: h.clock.Now}
+	h.startAdapter()
 	t.Cleanup(func() {
-		h.srv.Close()
-		stop()
-		<-done
-		h.a.Close()
+		h.stopAdapter()
 		h.assertNoSecrets()
 	})
 	return h
+}
+
+// newEngine builds the core from the harness's ledger (replaying it, as
+// a restart does).
+func (h *harness) newEngine() *core.Engine {
+	h.t.Helper()
+	deps := core.Deps{Auditor: h.audit, Clock: h.clock, Actions: &coretest.Actions{}, Bundler: &coretest.Bundler{}}
+	if h.deps != nil {
+		h.deps(&deps)
+	}
+	eng, err := core.New(context.Background(), core.Config{
+		Environment: "dev", Policy: policy.Demo(),
+		Bots: []core.BotConfig{{ID: "alpha", Group: "majors", Driver: h.driver}, {ID: "beta", Group: "majors", Driver: h.driver}},
+	}, deps)
+	if err != nil {
+		h.t.Fatalf("core.New: %v", err)
+	}
+	return eng
+}
+
+// startAdapter starts an adapter on h.engine: Run, and HTTP mode.
+func (h *harness) startAdapter() {
+	h.t.Helper()
+	a, err := New(h.cfg, h.engine, h.ledger, zerolog.New(h.logs), nil)
+	if err != nil {
+		h.t.Fatalf("New: %v", err)
+	}
+	h.a = a
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Run(runCtx); close(done) }()
+	h.srv = httptest.NewServer(a.Handler())
+	h.sender = fakeslack.Sender{BaseURL: h.srv.URL, Secret: testSigning, Now: h.clock.Now}
+	srv := h.srv
+	h.stopAdapter = func() {
+		srv.Close()
+		stop()
+		<-done
+		a.Close()
+	}
+}
+
+// restart stops the adapter and the core and starts both again from the
+// ledger: everything the adapter held in memory is gone.
+func (h *harness) restart() {
+	h.t.Helper()
+	h.stopAdapter()
+	h.engine = h.newEngine()
+	h.startAdapter()
 }
 
 // assertNoSecrets checks every call to Slack (besides its auth token) and

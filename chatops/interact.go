@@ -3,6 +3,7 @@ package chatops
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,12 +36,18 @@ func (a *Adapter) onInteraction(ic slack.InteractionCallback) any {
 	return nil
 }
 
-// confirmClicked opens the confirm modal for an approver. Anyone else's
-// click still goes to the core as a confirm attempt, so the core records
-// the denial; the user is told why.
+// confirmClicked opens the confirm modal for an approver. It decides from
+// the adapter's cache of open challenges and the (lock-free) role lookup,
+// never waiting for the core: Slack's trigger_id lives 3 s and a slow
+// driver may hold the core longer. The core checks everything again on
+// submit. Anyone else's click goes to the core as a confirm attempt, so
+// the core records the denial; the user is told why.
 func (a *Adapter) confirmClicked(ctx context.Context, ic slack.InteractionCallback, id string) {
-	ch, ok := a.core.Challenge(id)
-	if ok && ch.State == core.ChallengeOpen && a.core.MayApprove(ic.User.ID, id) {
+	ch, ok := a.cache.get(id)
+	if !ok {
+		ch, ok = a.core.Challenge(id) // not seen by this process yet
+	}
+	if ok && a.mayOpenModal(ic.User.ID, ch) {
 		err := a.call(ctx, "views.open", func(ctx context.Context) error {
 			_, err := a.api.OpenViewContext(ctx, ic.TriggerID, confirmModal(ch))
 			return err
@@ -56,6 +63,21 @@ func (a *Adapter) confirmClicked(ctx context.Context, ic slack.InteractionCallba
 	a.refreshChallenge(ctx, id)
 }
 
+// mayOpenModal is the adapter's early answer to "may user confirm ch":
+// open, unexpired, the required role, not the requester under a
+// second-person policy, not approved by user already.
+func (a *Adapter) mayOpenModal(user string, ch core.Challenge) bool {
+	switch {
+	case ch.State != core.ChallengeOpen || !a.cfg.Clock.Now().Before(ch.ExpiresAt):
+		return false
+	case !slices.Contains(a.core.Roles(user), ch.Requires.Role):
+		return false
+	case ch.Requires.SecondPerson && ch.Command.Actor == user:
+		return false
+	}
+	return !slices.ContainsFunc(ch.Approvals, func(ap core.Approval) bool { return ap.Actor == user })
+}
+
 // rejectClicked rejects a challenge; the core checks who may.
 func (a *Adapter) rejectClicked(ctx context.Context, ic slack.InteractionCallback, id string) {
 	out, err := a.core.Reject(a.coreCtx(), core.RejectRequest{ChallengeID: id, Actor: ic.User.ID, Channel: ic.Channel.ID, Reason: "rejected in Slack"})
@@ -67,7 +89,8 @@ func (a *Adapter) rejectClicked(ctx context.Context, ic slack.InteractionCallbac
 }
 
 // reportInteraction tells the clicking user the outcome, ephemerally:
-// through responseURL when there is one, else in channel.
+// through responseURL when there is one, else in channel, else (a click
+// in the App Home, which has neither) at the top of the user's Home tab.
 func (a *Adapter) reportInteraction(ctx context.Context, responseURL, channel, user string, out core.Outcome, err error) {
 	snap := a.core.Snapshot()
 	blocks := outcomeBlocks(out, snap, a.cfg.RunbookBaseURL)
@@ -83,6 +106,8 @@ func (a *Adapter) reportInteraction(ctx context.Context, responseURL, channel, u
 		return
 	}
 	if channel == "" {
+		a.homes.add(user, firstSection(blocks))
+		a.publishHome(ctx, user)
 		return
 	}
 	err = a.call(ctx, "chat.postEphemeral", func(ctx context.Context) error {
@@ -92,6 +117,16 @@ func (a *Adapter) reportInteraction(ctx context.Context, responseURL, channel, u
 	if err != nil {
 		a.log.Warn().Err(err).Msg("ephemeral report failed")
 	}
+}
+
+// firstSection is the text of the first section of blocks.
+func firstSection(blocks []slack.Block) string {
+	for _, b := range blocks {
+		if s, ok := b.(*slack.SectionBlock); ok && s.Text != nil {
+			return s.Text.Text
+		}
+	}
+	return ""
 }
 
 type confirmResult struct {

@@ -21,9 +21,9 @@ type msgRef struct {
 	last        [32]byte
 }
 
-// messages maps challenge ids to their messages. In memory: after a
-// restart, messages of still-open challenges are not updated (their
-// buttons still work; the core decides).
+// messages maps challenge ids to their messages. Each message carries
+// its challenge id as metadata, so Restore finds it again after a
+// restart.
 type messages struct {
 	mu sync.Mutex
 	m  map[string]*msgRef
@@ -37,6 +37,17 @@ func (ms *messages) get(id string) *msgRef {
 	return ms.m[id]
 }
 
+// ids returns the challenge ids with a message.
+func (ms *messages) ids() []string {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	out := make([]string, 0, len(ms.m))
+	for id := range ms.m {
+		out = append(out, id)
+	}
+	return out
+}
+
 func (ms *messages) put(id string, r *msgRef) {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
@@ -46,6 +57,7 @@ func (ms *messages) put(id string, r *msgRef) {
 // postChallenge posts the challenge message to channel; if the bot cannot
 // post there it answers through responseURL instead.
 func (a *Adapter) postChallenge(ctx context.Context, channel string, ch core.Challenge, snap core.Snapshot, responseURL string) {
+	a.cache.put(ch)
 	blocks := challengeBlocks(ch, snap)
 	ref := &msgRef{channel: channel, last: digest(blocks)}
 	// Registered and locked before posting: a click or notice racing the
@@ -53,7 +65,8 @@ func (a *Adapter) postChallenge(ctx context.Context, channel string, ch core.Cha
 	ref.mu.Lock()
 	a.msgs.put(ch.ID, ref)
 	err := a.call(ctx, "chat.postMessage", func(ctx context.Context) error {
-		_, ts, err := a.api.PostMessageContext(ctx, channel, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(challengeText(ch), false))
+		_, ts, err := a.api.PostMessageContext(ctx, channel, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(challengeText(ch), false),
+			a.meta(metaChallenge, "challenge_id", ch.ID, "command_id", ch.Command.CommandID))
 		ref.ts = ts
 		return err
 	})
@@ -71,11 +84,17 @@ func (a *Adapter) postChallenge(ctx context.Context, channel string, ch core.Cha
 func (a *Adapter) refreshChallenge(ctx context.Context, id string) {
 	ref := a.msgs.get(id)
 	if ref == nil {
+		if ch, ok := a.core.Challenge(id); ok {
+			a.cache.put(ch) // e.g. issued through the operator API: Home shows it
+		}
 		return
 	}
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
 	ch, ok := a.core.Challenge(id)
+	if ok {
+		a.cache.put(ch)
+	}
 	if !ok || (ref.ts == "" && ref.responseURL == "") {
 		return
 	}
@@ -90,7 +109,8 @@ func (a *Adapter) refreshChallenge(ctx context.Context, id string) {
 				slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(challengeText(ch), false))
 			return err
 		}
-		_, _, _, err := a.api.UpdateMessageContext(ctx, ref.channel, ref.ts, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(challengeText(ch), false))
+		_, _, _, err := a.api.UpdateMessageContext(ctx, ref.channel, ref.ts, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(challengeText(ch), false),
+			a.meta(metaChallenge, "challenge_id", ch.ID, "command_id", ch.Command.CommandID))
 		return err
 	})
 	if err != nil {

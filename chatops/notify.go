@@ -24,19 +24,28 @@ const queueSize = 4096
 // challenge messages when their challenge changes (confirmed, rejected,
 // expired, superseded), uploads support bundles to whoever asked, posts
 // notable events to the audit channel threaded per command, and posts
-// batched ledger checkpoints. It never blocks the core: notices are
-// drained into a bounded queue at once; a Slack outage only delays them.
+// batched ledger checkpoints, and keeps open App Home tabs fresh. It
+// first restores from Slack what a previous process left (Restore). It
+// never blocks the core: notices are drained into a bounded queue at
+// once; a Slack outage only delays them.
 func (a *Adapter) Run(ctx context.Context) error {
 	notices, unsubscribe := a.core.Subscribe(256)
 	defer unsubscribe()
 	queue := make(chan core.Notice, queueSize)
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
+		if err := a.Restore(ctx); err != nil {
+			a.log.Warn().Err(err).Msg("restore from slack incomplete; older messages may not be updated")
+		}
 		for n := range queue {
 			a.handleNotice(ctx, n)
 		}
+	}()
+	go func() {
+		defer wg.Done()
+		a.refreshHomes(ctx)
 	}()
 	defer wg.Wait()
 	defer close(queue)
@@ -69,6 +78,10 @@ func (a *Adapter) handleNotice(ctx context.Context, n core.Notice) {
 		a.log.Warn().Err(err).Uint64("seq", n.Seq).Msg("undecodable notice")
 		return
 	}
+	if n.Dropped > 0 {
+		a.resync(ctx, n.Dropped)
+	}
+	a.homes.changed()
 	if ev.ChallengeID != "" {
 		a.refreshChallenge(ctx, ev.ChallengeID)
 	}
@@ -77,6 +90,17 @@ func (a *Adapter) handleNotice(ctx context.Context, n core.Notice) {
 	}
 	if a.cfg.AuditChannel != "" && notable[ev.Type] {
 		a.postAudit(ctx, n.Seq, ev)
+	}
+}
+
+// resync re-reads state after the core dropped notices for this
+// subscriber: every open challenge's message is re-rendered (ended ones
+// lose their buttons even though their notice was lost).
+func (a *Adapter) resync(ctx context.Context, dropped uint64) {
+	a.m.dropped.Add(float64(dropped))
+	a.log.Warn().Uint64("dropped", dropped).Msg("core notices dropped; re-reading state")
+	for _, id := range a.msgs.ids() {
+		a.refreshChallenge(ctx, id)
 	}
 }
 
@@ -119,6 +143,8 @@ func (a *Adapter) postAudit(ctx context.Context, seq uint64, ev core.Event) {
 	}
 	if thread != "" {
 		opts = append(opts, slack.MsgOptionTS(thread))
+	} else if ev.CommandID != "" {
+		opts = append(opts, a.meta(metaAudit, "command_id", ev.CommandID))
 	}
 	err := a.call(ctx, "chat.postMessage", func(ctx context.Context) error {
 		_, ts, err := a.api.PostMessageContext(ctx, a.cfg.AuditChannel, opts...)

@@ -2,7 +2,15 @@ package fakeslack
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
+)
+
+// The bot's identity in the fake: auth.test answers it, and every message
+// the app posts is authored by it.
+const (
+	BotUserID = "U0BOT"
+	BotID     = "B0BOT"
 )
 
 // apiMethods are the Web API methods the fake implements. Each runs with
@@ -25,7 +33,7 @@ var apiMethods = map[string]func(s *Server, c Call) (map[string]any, string){
 
 func (s *Server) authTest(Call) (map[string]any, string) {
 	return map[string]any{"url": "https://fake.slack.test/", "team": "Fake", "user": "botwarden",
-		"team_id": "T0FAKE", "user_id": "U0BOT", "bot_id": "B0BOT"}, ""
+		"team_id": "T0FAKE", "user_id": BotUserID, "bot_id": BotID}, ""
 }
 
 func (s *Server) postMessage(c Call) (map[string]any, string) {
@@ -40,6 +48,16 @@ func (s *Server) postMessage(c Call) (map[string]any, string) {
 		Text: c.Params.Get("text"), Blocks: rawOrNil(c.Params.Get("blocks")), Metadata: rawOrNil(c.Params.Get("metadata"))}
 	s.messages[ch] = append(s.messages[ch], m)
 	return map[string]any{"channel": ch, "ts": m.TS, "message": map[string]any{"text": m.Text, "ts": m.TS}}, ""
+}
+
+// PostAs stores a message as if user had posted it (not the app), with
+// optional metadata JSON: for tests of what the app trusts in history.
+func (s *Server) PostAs(channel, user, text string, metadata []byte) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := &Message{Channel: channel, TS: s.nextTS(), User: user, Text: text, Metadata: metadata}
+	s.messages[channel] = append(s.messages[channel], m)
+	return m.TS
 }
 
 func (s *Server) postEphemeral(c Call) (map[string]any, string) {
@@ -100,18 +118,31 @@ func (s *Server) history(c Call) (map[string]any, string) {
 		limit = 100
 	}
 	oldest, _ := strconv.ParseFloat(c.Params.Get("oldest"), 64)
+	before := math.Inf(1) // the cursor is the ts of the last message of the previous page
+	if cur := c.Params.Get("cursor"); cur != "" {
+		before, _ = strconv.ParseFloat(cur, 64)
+	}
 	withMeta := c.Params.Get("include_all_metadata") == "1"
 	out := make([]map[string]any, 0, min(limit, len(ms)))
 	more := false
 	for i := len(ms) - 1; i >= 0; i-- {
-		if ts, _ := strconv.ParseFloat(ms[i].TS, 64); ts <= oldest {
+		ts, _ := strconv.ParseFloat(ms[i].TS, 64)
+		if ts >= before {
+			continue
+		}
+		if ts <= oldest {
 			break
 		}
 		if len(out) == limit {
 			more = true
 			break
 		}
-		m := map[string]any{"type": "message", "ts": ms[i].TS, "text": ms[i].Text, "blocks": ms[i].Blocks}
+		m := map[string]any{"type": "message", "ts": ms[i].TS, "text": ms[i].Text, "blocks": ms[i].Blocks,
+			"user": BotUserID, "bot_id": BotID}
+		if ms[i].User != "" {
+			m["user"] = ms[i].User
+			delete(m, "bot_id")
+		}
 		if ms[i].ThreadTS != "" {
 			m["thread_ts"] = ms[i].ThreadTS
 		}
@@ -120,7 +151,11 @@ func (s *Server) history(c Call) (map[string]any, string) {
 		}
 		out = append(out, m)
 	}
-	return map[string]any{"messages": out, "has_more": more}, ""
+	resp := map[string]any{"messages": out, "has_more": more}
+	if more {
+		resp["response_metadata"] = map[string]any{"next_cursor": out[len(out)-1]["ts"]}
+	}
+	return resp, ""
 }
 
 type viewReq struct {

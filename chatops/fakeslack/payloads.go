@@ -29,15 +29,30 @@ func (c SlashCommand) Form() url.Values {
 	}
 }
 
-// Click is a button click on a message (a block_actions payload).
+// Click is a button click on a message (a block_actions payload), or in
+// the App Home when HomeViewID is set (then Slack sends no channel and no
+// response_url).
 type Click struct {
 	TeamID, UserID, ChannelID, MessageTS string
 	ActionID, BlockID, Value             string
 	TriggerID, ResponseURL               string
+	HomeViewID                           string
 }
 
 // JSON returns the block_actions payload.
 func (c Click) JSON() []byte {
+	if c.HomeViewID != "" {
+		b, _ := json.Marshal(map[string]any{
+			"type": "block_actions", "team": map[string]any{"id": c.TeamID},
+			"user":       map[string]any{"id": c.UserID, "username": strings.ToLower(c.UserID)},
+			"trigger_id": c.TriggerID, "api_app_id": "A0FAKE",
+			"container": map[string]any{"type": "view", "view_id": c.HomeViewID},
+			"view":      map[string]any{"id": c.HomeViewID, "type": "home"},
+			"actions": []any{map[string]any{"type": "button", "action_id": c.ActionID, "block_id": c.BlockID,
+				"value": c.Value, "action_ts": "1700000000.000001"}},
+		})
+		return b
+	}
 	b, _ := json.Marshal(map[string]any{
 		"type": "block_actions", "team": map[string]any{"id": c.TeamID},
 		"user":       map[string]any{"id": c.UserID, "username": strings.ToLower(c.UserID)},

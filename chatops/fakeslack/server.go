@@ -29,6 +29,7 @@ type Message struct {
 	Channel  string
 	TS       string
 	ThreadTS string
+	User     string // author; "" is the app's bot user (BotUserID)
 	Text     string
 	Blocks   json.RawMessage
 	Metadata json.RawMessage // chat.postMessage metadata (event_type, event_payload), kept across updates
