@@ -13,12 +13,13 @@ import (
 // issue records a challenge for a dangerous command and does nothing else.
 func (e *Engine) issue(ctx context.Context, r *run, now time.Time) Outcome {
 	cmd := r.cmd
-	pre := e.preconditions(cmd, now)
+	st := e.state()
+	pre := e.preconditions(st, cmd, now)
 	req := e.cfg.Policy.Requirement(string(cmd.Op))
 	ch := &Challenge{
 		ID: e.deps.NewID(), Command: *cmd, IssuedAt: now.UTC(), ExpiresAt: now.Add(e.cfg.Policy.ChallengeWindow()).UTC(),
 		Requires: Requirements{Role: req.Role, Approvers: req.Approvers, SecondPerson: req.SecondPerson, TypedTarget: cmd.Target},
-		State:    ChallengeOpen, Digest: digest(cmd, pre), Summary: pre, Live: e.touchesLive(cmd),
+		State:    ChallengeOpen, Digest: digest(cmd, pre), Summary: pre, Live: touchesLive(st, cmd),
 	}
 	ev := e.commandEvent(EvChallenge, cmd)
 	ev.Command, ev.Outcome, ev.ChallengeID = cmd, string(StatusChallenged), ch.ID
@@ -32,15 +33,23 @@ func (e *Engine) issue(ctx context.Context, r *run, now time.Time) Outcome {
 		return o
 	}
 	e.m.challenges.WithLabelValues("issued").Inc()
-	o := e.copyOutcome(e.st.outcomes[cmd.CommandID])
+	o := e.latestOutcome(cmd.CommandID)
 	o.Seq = seq
 	o.Detail = fmt.Sprintf("dangerous op: %d approval(s) by role %s needed before %s", req.Approvers, req.Role, fmtTime(ch.ExpiresAt))
 	e.m.command(o)
 	return o
 }
 
-func (e *Engine) touchesLive(cmd *Command) bool {
-	b := e.st.bots[cmd.Target]
+// latestOutcome returns the recorded outcome of a command as of the
+// current state, detached.
+func (e *Engine) latestOutcome(id string) Outcome {
+	st := e.state()
+	o, _ := st.outcome(id)
+	return copyOutcome(st, o)
+}
+
+func touchesLive(st *state, cmd *Command) bool {
+	b := st.bot(cmd.Target)
 	return cmd.Params.Mode == lifecycle.Live || (b != nil && (b.state == lifecycle.RunningLive || b.mode == lifecycle.Live))
 }
 
@@ -54,18 +63,19 @@ func (e *Engine) Confirm(ctx context.Context, req ConfirmRequest) (Outcome, erro
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	ch := e.st.challenges[req.ChallengeID]
+	ch := e.state().challenge(req.ChallengeID)
 	if ch == nil {
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownChallenge, req.ChallengeID)
 	}
 	now := e.now()
 	if ch.State == ChallengeOpen && now.After(ch.ExpiresAt) {
 		e.expire(ctx, ch)
+		ch = e.state().challenge(ch.ID)
 	}
 	if d := e.refuseApproval(ch, req.Actor, req.Channel, req.TypedTarget, true); d != nil {
 		return e.confirmDenied(ctx, ch, req.Actor, d), nil
 	}
-	if d := e.drift(ch, now); d != nil {
+	if d := e.drift(e.state(), ch, now); d != nil {
 		return e.supersede(ctx, ch, req.Actor, d.detail), nil
 	}
 	ev := e.commandEvent(EvConfirm, &ch.Command)
@@ -77,13 +87,14 @@ func (e *Engine) Confirm(ctx context.Context, req ConfirmRequest) (Outcome, erro
 			"the audit ledger cannot record the confirm, so nothing executes; try again when it is back"), nil
 	}
 	e.m.challenges.WithLabelValues("approved").Inc()
+	ch = e.state().challenge(ch.ID)
 	if len(ch.Approvals) < ch.Requires.Approvers {
-		o := e.copyOutcome(e.st.outcomes[ch.Command.CommandID])
+		o := e.latestOutcome(ch.Command.CommandID)
 		o.Detail = fmt.Sprintf("%d of %d approvals", len(ch.Approvals), ch.Requires.Approvers)
 		return o, nil
 	}
 	r := &run{cmd: &ch.Command, ch: ch}
-	if d := e.check(r.cmd, now); d != nil {
+	if d := e.check(e.state(), r.cmd, now); d != nil {
 		return e.supersede(ctx, ch, req.Actor, "no longer allowed: "+d.detail), nil
 	}
 	e.m.challenges.WithLabelValues("confirmed").Inc()
@@ -127,8 +138,8 @@ func (e *Engine) refuseApproval(ch *Challenge, actor, channel, typed string, con
 }
 
 // drift reports which precondition changed since the challenge was issued.
-func (e *Engine) drift(ch *Challenge, now time.Time) *denial {
-	pre := e.preconditions(&ch.Command, now)
+func (e *Engine) drift(st *state, ch *Challenge, now time.Time) *denial {
+	pre := e.preconditions(st, &ch.Command, now)
 	if digest(&ch.Command, pre) == ch.Digest {
 		return nil
 	}
@@ -164,7 +175,7 @@ func (e *Engine) endChallenge(ctx context.Context, ch *Challenge, actor string, 
 	ev.Runbook = e.runbook(string(reason))
 	seq := e.emit(ctx, nil, ev)
 	e.m.challenges.WithLabelValues(string(reason)).Inc()
-	o := e.copyOutcome(e.st.outcomes[ch.Command.CommandID])
+	o := e.latestOutcome(ch.Command.CommandID)
 	o.Seq = seq
 	e.m.command(o)
 	return o
@@ -187,12 +198,13 @@ func (e *Engine) Reject(ctx context.Context, req RejectRequest) (Outcome, error)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	ch := e.st.challenges[req.ChallengeID]
+	ch := e.state().challenge(req.ChallengeID)
 	if ch == nil {
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownChallenge, req.ChallengeID)
 	}
 	if ch.State == ChallengeOpen && e.now().After(ch.ExpiresAt) {
 		e.expire(ctx, ch)
+		ch = e.state().challenge(ch.ID)
 	}
 	if d := e.refuseApproval(ch, req.Actor, req.Channel, "", false); d != nil {
 		return e.confirmDenied(ctx, ch, req.Actor, d), nil

@@ -30,13 +30,13 @@ var safeOps = map[Op]bool{OpStop: true, OpPause: true, OpQuarantine: true, OpKil
 // check runs every rule a command must pass to run now: environment,
 // channel, permission, target, lifecycle, safety, gates, kill-switch and
 // policy bounds. It is run at request time and again at execution time.
-func (e *Engine) check(cmd *Command, now time.Time) *denial {
-	return e.checkFrom(cmd, now, false)
+func (e *Engine) check(s *state, cmd *Command, now time.Time) *denial {
+	return e.checkFrom(s, cmd, now, false)
 }
 
 // checkFrom is check; offer (Allowed) skips the channel rule, since it
 // does not know where the actor will ask from.
-func (e *Engine) checkFrom(cmd *Command, now time.Time, anyChannel bool) *denial {
+func (e *Engine) checkFrom(s *state, cmd *Command, now time.Time, anyChannel bool) *denial {
 	if cmd.Environment != e.cfg.Environment {
 		return deny(ReasonWrongEnvironment, "this is the %s control plane; the command is for %s", e.cfg.Environment, cmd.Environment)
 	}
@@ -47,25 +47,25 @@ func (e *Engine) checkFrom(cmd *Command, now time.Time, anyChannel bool) *denial
 	if !p.MayRequest(cmd.Actor, e.cfg.Environment, string(cmd.Op)) {
 		return deny(ReasonForbidden, "%s may not request %s in %s", cmd.Actor, cmd.Op, e.cfg.Environment)
 	}
-	if d := e.checkTarget(cmd); d != nil {
+	if d := e.checkTarget(s, cmd); d != nil {
 		return d
 	}
-	if mode := e.effectiveSafety(now); mode != SafetyNormal && !safeOps[cmd.Op] {
+	if mode := s.effectiveSafety(now); mode != SafetyNormal && !safeOps[cmd.Op] {
 		return deny(ReasonSafety, "safety is %s: only stop, pause, quarantine, kill-switch tightening, status and support bundle run", mode)
 	}
-	return e.checkOp(cmd, now)
+	return e.checkOp(s, cmd, now)
 }
 
-func (e *Engine) checkTarget(cmd *Command) *denial {
+func (e *Engine) checkTarget(s *state, cmd *Command) *denial {
 	t := cmd.Target
 	switch {
 	case t == "global":
 	case strings.HasPrefix(t, "group:"):
-		if len(e.st.groups[strings.TrimPrefix(t, "group:")]) == 0 {
+		if len(s.groups[strings.TrimPrefix(t, "group:")]) == 0 {
 			return deny(ReasonUnknownTarget, "no group %q in %s", strings.TrimPrefix(t, "group:"), e.cfg.Environment)
 		}
 	default:
-		if e.st.bots[t] == nil {
+		if s.bot(t) == nil {
 			return deny(ReasonUnknownTarget, "no bot %q in %s", t, e.cfg.Environment)
 		}
 		return nil
@@ -76,19 +76,19 @@ func (e *Engine) checkTarget(cmd *Command) *denial {
 	return nil
 }
 
-func (e *Engine) checkOp(cmd *Command, now time.Time) *denial {
+func (e *Engine) checkOp(s *state, cmd *Command, now time.Time) *denial {
 	switch cmd.Op {
 	case OpStart, OpResume:
-		return e.checkRun(cmd, now)
+		return e.checkRun(s, cmd, now)
 	case OpApply:
-		return e.checkApply(cmd, now)
+		return e.checkApply(s, cmd, now)
 	case OpStop, OpPause, OpQuarantine, OpRelease:
-		if e.st.bots[cmd.Target] == nil {
+		if s.bot(cmd.Target) == nil {
 			return nil // fan-out: bots that cannot move are skipped
 		}
-		return e.checkTransition(cmd)
+		return e.checkTransition(s, cmd)
 	case OpKillSwitchSet, OpKillSwitchRelease:
-		return e.checkLevel(cmd)
+		return e.checkLevel(s, cmd)
 	case OpGateOverride:
 		return e.checkDuration(cmd, e.cfg.Policy.MaxGateOverride())
 	case OpMonitoringDisable:
@@ -108,8 +108,8 @@ func (e *Engine) checkOp(cmd *Command, now time.Time) *denial {
 
 // checkTransition checks the lifecycle move of a single-bot command,
 // including that FROM in a FROM->TO request is the bot's state now.
-func (e *Engine) checkTransition(cmd *Command) *denial {
-	b := e.st.bots[cmd.Target]
+func (e *Engine) checkTransition(s *state, cmd *Command) *denial {
+	b := s.bot(cmd.Target)
 	if from, _, ok := strings.Cut(cmd.RequestedTransition, "->"); ok && lifecycle.State(from) != b.state {
 		return deny(ReasonTransition, "you asked %s but %s is %s now; look again and re-issue", cmd.RequestedTransition, b.id, b.state)
 	}
@@ -122,46 +122,46 @@ func (e *Engine) checkTransition(cmd *Command) *denial {
 	return nil
 }
 
-func (e *Engine) checkRun(cmd *Command, now time.Time) *denial {
-	b := e.st.bots[cmd.Target]
+func (e *Engine) checkRun(s *state, cmd *Command, now time.Time) *denial {
+	b := s.bot(cmd.Target)
 	if cmd.Params.Mode == "" {
 		if b.mode == lifecycle.Live {
 			return deny(ReasonModeRequired, "%s was paused from live: name the mode (paper, shadow or live); live is never implied", b.id)
 		}
 		return deny(ReasonModeRequired, "name the mode (paper, shadow or live); a mode is never implied")
 	}
-	if d := e.checkTransition(cmd); d != nil {
+	if d := e.checkTransition(s, cmd); d != nil {
 		return d
 	}
-	if d := e.checkGates(cmd.Target, now); d != nil {
+	if d := e.checkGates(s, cmd.Target, now); d != nil {
 		return d
 	}
 	if cmd.Params.Mode == lifecycle.Live {
-		if lv := e.killSwitchOn(cmd.Target); lv != LevelOff {
+		if lv := s.killSwitchOn(cmd.Target); lv != LevelOff {
 			return deny(ReasonKillSwitch, "kill-switch is %s on %s's scope: live is refused until it is released", lv, b.id)
 		}
 	}
 	return nil
 }
 
-func (e *Engine) checkApply(cmd *Command, now time.Time) *denial {
-	b := e.st.bots[cmd.Target]
+func (e *Engine) checkApply(s *state, cmd *Command, now time.Time) *denial {
+	b := s.bot(cmd.Target)
 	if b.state == lifecycle.Stopping || b.state == lifecycle.Quarantined {
 		return deny(ReasonTransition, "%s is %s: config cannot be applied now", b.id, b.state)
 	}
-	if d := e.checkGates(cmd.Target, now); d != nil {
+	if d := e.checkGates(s, cmd.Target, now); d != nil {
 		return d
 	}
-	if e.applyIsLive(cmd) {
-		if lv := e.killSwitchOn(cmd.Target); lv != LevelOff {
+	if e.applyIsLive(s, cmd) {
+		if lv := s.killSwitchOn(cmd.Target); lv != LevelOff {
 			return deny(ReasonKillSwitch, "kill-switch is %s on %s's scope: live config apply is refused", lv, b.id)
 		}
 	}
 	return nil
 }
 
-func (e *Engine) checkGates(target string, now time.Time) *denial {
-	switch st, why := e.gatesOn(target, now); st {
+func (e *Engine) checkGates(s *state, target string, now time.Time) *denial {
+	switch st, why := s.gatesOn(target, now); st {
 	case GateFail:
 		return deny(ReasonGateFail, "gates fail: %s", why)
 	case GateUnknown:
@@ -170,8 +170,8 @@ func (e *Engine) checkGates(target string, now time.Time) *denial {
 	return nil
 }
 
-func (e *Engine) checkLevel(cmd *Command) *denial {
-	cur, want := e.killSwitchAt(cmd.Target), Level(cmd.Params.Level)
+func (e *Engine) checkLevel(s *state, cmd *Command) *denial {
+	cur, want := s.killSwitchAt(cmd.Target), Level(cmd.Params.Level)
 	if cmd.Op == OpKillSwitchSet && levelRank[want] <= levelRank[cur] {
 		return deny(ReasonLevel, "kill-switch on %s is %s: set only tightens (to loosen, request killswitch_release)", cmd.Target, cur)
 	}
@@ -196,18 +196,18 @@ func (e *Engine) needActions(cmd *Command) *denial {
 	return nil
 }
 
-func (e *Engine) applyIsLive(cmd *Command) bool {
-	b := e.st.bots[cmd.Target]
+func (e *Engine) applyIsLive(s *state, cmd *Command) bool {
+	b := s.bot(cmd.Target)
 	return cmd.Params.Mode == lifecycle.Live || b.state == lifecycle.RunningLive || b.mode == lifecycle.Live
 }
 
 // dangerous reports whether cmd needs a confirmed challenge (spec §4.1).
-func (e *Engine) dangerous(cmd *Command) bool {
+func (e *Engine) dangerous(s *state, cmd *Command) bool {
 	switch cmd.Op {
 	case OpStart, OpResume:
 		return cmd.Params.Mode == lifecycle.Live
 	case OpApply:
-		return e.st.bots[cmd.Target] != nil && e.applyIsLive(cmd)
+		return s.bot(cmd.Target) != nil && e.applyIsLive(s, cmd)
 	case OpKillSwitchRelease, OpGateOverride, OpMonitoringDisable, OpSecretRotate, OpDataOp, OpRelease:
 		return true
 	case OpBundle:
@@ -222,14 +222,14 @@ func safetyIncreasing(op Op) bool {
 }
 
 // preconditions are what a challenge is bound to.
-func (e *Engine) preconditions(cmd *Command, now time.Time) Preconditions {
-	p := Preconditions{Safety: e.effectiveSafety(now)}
-	p.Gates, _ = e.gatesOn(cmd.Target, now)
-	p.KillSwitch = e.killSwitchOn(cmd.Target)
+func (e *Engine) preconditions(s *state, cmd *Command, now time.Time) Preconditions {
+	p := Preconditions{Safety: s.effectiveSafety(now)}
+	p.Gates, _ = s.gatesOn(cmd.Target, now)
+	p.KillSwitch = s.killSwitchOn(cmd.Target)
 	if cmd.Op == OpKillSwitchRelease || cmd.Op == OpKillSwitchSet {
-		p.KillSwitch = e.killSwitchAt(cmd.Target)
+		p.KillSwitch = s.killSwitchAt(cmd.Target)
 	}
-	if b := e.st.bots[cmd.Target]; b != nil {
+	if b := s.bot(cmd.Target); b != nil {
 		p.BotState, p.ConfigVersion = b.state, b.configVersion
 	}
 	return p

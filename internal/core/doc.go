@@ -13,6 +13,14 @@
 // on start. So a restart reproduces the state, and the state never
 // disagrees with the ledger.
 //
+// The state is immutable once published: apply returns a successor that
+// shares what the event did not touch (state.go), and what grows with the
+// ledger — every challenge and outcome — sits in a shared index versioned
+// by the state's gen (index.go). The engine publishes each successor
+// through an atomic pointer, so readers (Snapshot, Challenge, Outcome,
+// MayApprove, Allowed) take no lock and always see the state after some
+// applied event, never half of a change.
+//
 // A command walks: validate (validate.go, against the command schema) ->
 // idempotency (seen command_id: original outcome, no effect) -> intent
 // recorded -> checks (checks.go: environment, channel, policy, target,

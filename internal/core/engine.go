@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/botwarden/botwarden/internal/lifecycle"
 	"github.com/botwarden/botwarden/internal/policy"
 )
 
@@ -63,11 +63,18 @@ type Deps struct {
 	NewID      func() string         // challenge ids; default: 128 random bits
 }
 
-// Engine is the control core. All state changes are serialised by one
-// lock held across checks, the driver call and the recording of the
-// result, so the state never flaps and a safety change can never slip
+// Engine is the control core. Safe for concurrent use.
+//
+// Reads take no lock: the state is immutable once published (copy on
+// write, see state) and Snapshot, Challenge, Outcome, MayApprove, Allowed,
+// Roles and Environment read the latest published one, so they answer at
+// once even while a command waits on a slow driver, and what they show is
+// always the state after some applied event, never half of a change.
+//
+// Changes are serialised by one lock held across checks, the driver call
+// and the recording of the result, so a safety change can never slip
 // between a check and the effect it guards. Driver calls are bounded by
-// DriverTimeout. Safe for concurrent use.
+// DriverTimeout.
 type Engine struct {
 	cfg   Config
 	deps  Deps
@@ -75,8 +82,8 @@ type Engine struct {
 	m     *metrics
 	valid *validator
 
-	mu sync.Mutex
-	st *state
+	mu  sync.Mutex
+	cur atomic.Pointer[state] // the published state; see state
 
 	subMu sync.Mutex
 	subs  map[int]*subscriber
@@ -107,7 +114,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, deps: deps, log: deps.Logger, valid: v, subs: map[int]*subscriber{}}
-	e.st = newState(cfg)
+	e.cur.Store(newState(cfg))
 	if e.m, err = newMetrics(deps.Registerer); err != nil {
 		return nil, err
 	}
@@ -119,7 +126,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if err := e.recover(ctx); err != nil {
 		return nil, err
 	}
-	e.m.setBots(e.st)
+	e.m.setBots(e.state())
 	return e, nil
 }
 
@@ -192,10 +199,27 @@ func (e *Engine) record(ctx context.Context, ev *Event) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("record %s: %w", ev.Type, err)
 	}
-	e.st.apply(rc.Seq, ev)
-	e.m.setBots(e.st)
+	e.commit(e.state().apply(rc.Seq, ev))
 	e.publish(Notice{Seq: rc.Seq, EventType: ev.Type, Event: b})
 	return rc.Seq, nil
+}
+
+// state returns the latest published state. Readers may keep and read it
+// without any lock: it never changes.
+func (e *Engine) state() *state { return e.cur.Load() }
+
+// commit publishes n, the successor of the current state.
+func (e *Engine) commit(n *state) {
+	e.cur.Store(n)
+	e.m.setBots(n)
+}
+
+// mutate publishes a successor of the current state edited by fn: changes
+// that are not events (a refreshed safety or gate report).
+func (e *Engine) mutate(fn func(n *state)) {
+	n := e.state().next()
+	fn(n)
+	e.commit(n)
 }
 
 // recordUnaudited applies a safety-increasing effect whose event could not
@@ -210,14 +234,5 @@ func (e *Engine) recordUnaudited(ev *Event, cause error) {
 	e.log.Error().Err(cause).RawJSON("event", b).Str("event_type", ev.Type).
 		Msg("UNAUDITED: safety-increasing effect applied without a ledger record")
 	e.m.unaudited.Inc()
-	e.st.apply(0, ev)
-	e.m.setBots(e.st)
-}
-
-// lifecycleState returns the recorded state of bot id.
-func (e *Engine) lifecycleState(id string) lifecycle.State {
-	if b := e.st.bots[id]; b != nil {
-		return b.state
-	}
-	return ""
+	e.commit(e.state().apply(0, ev))
 }

@@ -15,8 +15,8 @@ func (e *Engine) execute(ctx context.Context, r *run, now time.Time) Outcome {
 	cmd := r.cmd
 	switch cmd.Op {
 	case OpStart, OpResume, OpStop, OpPause, OpQuarantine, OpRelease:
-		if b := e.st.bots[cmd.Target]; b != nil {
-			return e.runBot(ctx, r, b)
+		if b := e.state().bot(cmd.Target); b != nil {
+			return e.runBot(ctx, r, b.id)
 		}
 		return e.runFanOut(ctx, r)
 	case OpApply:
@@ -36,8 +36,9 @@ func (e *Engine) execute(ctx context.Context, r *run, now time.Time) Outcome {
 }
 
 // step moves one bot: the driver call, then the recorded transition.
-func (e *Engine) step(ctx context.Context, r *run, b *botState) error {
+func (e *Engine) step(ctx context.Context, r *run, id string) error {
 	cmd := r.cmd
+	b := e.state().bot(id)
 	from, to := b.state, lifecycleTo(cmd)
 	meta := BotMeta{Bot: b.id, CommandID: cmd.CommandID, TraceID: cmd.TraceID, RunID: cmd.RunID}
 	dctx, cancel := e.bounded(ctx)
@@ -72,10 +73,10 @@ func (e *Engine) step(ctx context.Context, r *run, b *botState) error {
 	return after
 }
 
-func (e *Engine) runBot(ctx context.Context, r *run, b *botState) Outcome {
-	from := b.state
-	err := e.step(ctx, r, b)
-	to := b.state // unchanged when the driver refused
+func (e *Engine) runBot(ctx context.Context, r *run, id string) Outcome {
+	from := e.state().bot(id).state
+	err := e.step(ctx, r, id)
+	to := e.state().bot(id).state // unchanged when the driver refused
 	edit := func(ev *Event) {
 		if ev.From = from; to != from {
 			ev.To = to
@@ -85,24 +86,25 @@ func (e *Engine) runBot(ctx context.Context, r *run, b *botState) Outcome {
 		// A quarantine that could not stop the bot is still a quarantine.
 		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), edit)
 	}
-	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("%s: %s -> %s", b.id, from, to), edit)
+	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("%s: %s -> %s", id, from, to), edit)
 }
 
 // runFanOut applies stop, pause or quarantine to every bot of a group or
 // the fleet; bots that cannot make the move are skipped and named.
 func (e *Engine) runFanOut(ctx context.Context, r *run) Outcome {
-	ids := e.st.order
+	st := e.state()
+	ids := st.order
 	if g, ok := strings.CutPrefix(r.cmd.Target, "group:"); ok {
-		ids = e.st.groups[g]
+		ids = st.groups[g]
 	}
 	var moved, skipped, failed []string
 	for _, id := range ids {
-		b := e.st.bots[id]
+		b := e.state().bot(id)
 		if _, err := lifecycle.Check(lifecycle.Transition{From: b.state, To: lifecycleTo(r.cmd)}); err != nil {
 			skipped = append(skipped, fmt.Sprintf("%s (%s)", id, b.state))
 			continue
 		}
-		if err := e.step(ctx, r, b); err != nil {
+		if err := e.step(ctx, r, id); err != nil {
 			failed = append(failed, fmt.Sprintf("%s (%s)", id, errDetail(err)))
 			continue
 		}
@@ -116,7 +118,7 @@ func (e *Engine) runFanOut(ctx context.Context, r *run) Outcome {
 }
 
 func (e *Engine) runApply(ctx context.Context, r *run) Outcome {
-	b := e.st.bots[r.cmd.Target]
+	b := e.state().bot(r.cmd.Target)
 	dctx, cancel := e.bounded(ctx)
 	defer cancel()
 	meta := BotMeta{Bot: b.id, CommandID: r.cmd.CommandID, TraceID: r.cmd.TraceID, RunID: r.cmd.RunID}
@@ -145,7 +147,7 @@ func (e *Engine) runKillSwitch(ctx context.Context, r *run) Outcome {
 	if err != nil && r.cmd.Op == OpKillSwitchRelease {
 		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), nil)
 	}
-	prev := e.killSwitchAt(r.cmd.Target)
+	prev := e.state().killSwitchAt(r.cmd.Target)
 	ev := e.commandEvent(EvKillSwitch, r.cmd)
 	ev.KillSwitch = &KillSwitchSet{Scope: r.cmd.Target, Level: Level(r.cmd.Params.Level), Previous: prev}
 	e.emit(ctx, r, ev)
@@ -194,9 +196,10 @@ func (e *Engine) runBundle(ctx context.Context, r *run) Outcome {
 
 // statusLine summarises target for a status command.
 func (e *Engine) statusLine(target string, now time.Time) string {
-	g, _ := e.gatesOn(target, now)
-	s := fmt.Sprintf("safety %s; gates %s; kill-switch %s", e.effectiveSafety(now), g, e.killSwitchOn(target))
-	if b := e.st.bots[target]; b != nil {
+	st := e.state()
+	g, _ := st.gatesOn(target, now)
+	s := fmt.Sprintf("safety %s; gates %s; kill-switch %s", st.effectiveSafety(now), g, st.killSwitchOn(target))
+	if b := st.bot(target); b != nil {
 		s = fmt.Sprintf("%s is %s; %s", b.id, b.state, s)
 	}
 	return s

@@ -20,7 +20,7 @@ func (e *Engine) replay(ctx context.Context) error {
 			return fmt.Errorf("%w: seq %d belongs to environment %q, this engine serves %q",
 				ErrConfig, seq, ev.Environment, e.cfg.Environment)
 		}
-		e.st.apply(seq, ev)
+		e.cur.Store(e.state().apply(seq, ev))
 		return nil
 	})
 	if err != nil {
@@ -33,8 +33,9 @@ func (e *Engine) replay(ctx context.Context) error {
 // between intent and result, challenges that expired while the service
 // was down, and bots never initialised. Callers hold e.mu.
 func (e *Engine) recover(ctx context.Context) error {
-	pend := make([]pendingCmd, 0, len(e.st.pending))
-	for _, p := range e.st.pending {
+	st := e.state()
+	pend := make([]pendingCmd, 0, len(st.idx.pending))
+	for _, p := range st.idx.pending {
 		pend = append(pend, p)
 	}
 	sort.Slice(pend, func(i, j int) bool { return pend[i].seq < pend[j].seq })
@@ -49,16 +50,16 @@ func (e *Engine) recover(ctx context.Context) error {
 		}
 	}
 	now := e.now()
-	for _, id := range e.openChallenges() {
-		if ch := e.st.challenges[id]; now.After(ch.ExpiresAt) {
+	for _, ch := range e.state().openChallenges() {
+		if now.After(ch.ExpiresAt) {
 			if o := e.expire(ctx, ch); o.Seq == 0 {
-				return fmt.Errorf("record expiry of %s: %w", id, ErrAuditUnavailable)
+				return fmt.Errorf("record expiry of %s: %w", ch.ID, ErrAuditUnavailable)
 			}
 		}
 	}
-	for _, id := range e.st.order {
-		if b := e.st.bots[id]; b.state == lifecycle.Created {
-			ev := systemEvent(EvTransition, id)
+	for _, b := range e.state().bots {
+		if b.state == lifecycle.Created {
+			ev := systemEvent(EvTransition, b.id)
 			ev.From, ev.To, ev.Cause = lifecycle.Created, lifecycle.Idle, "initialised"
 			if _, err := e.record(ctx, ev); err != nil {
 				return err
@@ -68,20 +69,18 @@ func (e *Engine) recover(ctx context.Context) error {
 	return nil
 }
 
-// openChallenges returns the ids of open challenges, oldest first.
-func (e *Engine) openChallenges() []string {
-	var ids []string
-	for id, ch := range e.st.challenges {
-		if ch.State == ChallengeOpen {
-			ids = append(ids, id)
-		}
+// openChallenges returns the open challenges, oldest first.
+func (s *state) openChallenges() []*Challenge {
+	out := make([]*Challenge, 0, len(s.challenges))
+	for _, ch := range s.challenges {
+		out = append(out, ch)
 	}
-	sort.Slice(ids, func(i, j int) bool {
-		a, b := e.st.challenges[ids[i]], e.st.challenges[ids[j]]
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
 		if a.IssuedAt.Equal(b.IssuedAt) {
 			return a.ID < b.ID
 		}
 		return a.IssuedAt.Before(b.IssuedAt)
 	})
-	return ids
+	return out
 }

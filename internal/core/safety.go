@@ -29,9 +29,10 @@ func (e *Engine) SetSafety(ctx context.Context, doc SafetyDoc) error {
 	if safetyStale(doc, now) {
 		mode = SafetyUnknown
 	}
-	prev := e.effectiveSafety(now)
-	if mode == prev && mode == e.st.safety.effective {
-		e.st.safety.doc = doc // a refresh: nothing changed worth a ledger entry
+	st := e.state()
+	prev := st.effectiveSafety(now)
+	if mode == prev && mode == st.safety.effective {
+		e.setSafetyDoc(doc) // a refresh: nothing changed worth a ledger entry
 		return nil
 	}
 	ev := systemEvent(EvSafety, "global")
@@ -40,8 +41,13 @@ func (e *Engine) SetSafety(ctx context.Context, doc SafetyDoc) error {
 	if _, err := e.record(ctx, ev); err != nil {
 		return err
 	}
-	e.st.safety.doc = doc
+	e.setSafetyDoc(doc)
 	return nil
+}
+
+// setSafetyDoc keeps doc as the last safety report (not an event).
+func (e *Engine) setSafetyDoc(doc SafetyDoc) {
+	e.mutate(func(n *state) { n.safety.doc = doc })
 }
 
 func safetyStale(doc SafetyDoc, now time.Time) bool {
@@ -49,13 +55,13 @@ func safetyStale(doc SafetyDoc, now time.Time) bool {
 }
 
 // effectiveSafety is the safety mode now: UNKNOWN without data or when the
-// last document went stale. Callers hold e.mu.
-func (e *Engine) effectiveSafety(now time.Time) SafetyMode {
-	s := e.st.safety
-	if s.doc.Mode == "" || safetyStale(s.doc, now) {
+// last document went stale.
+func (s *state) effectiveSafety(now time.Time) SafetyMode {
+	sf := s.safety
+	if sf.doc.Mode == "" || safetyStale(sf.doc, now) {
 		return SafetyUnknown
 	}
-	return s.doc.Mode
+	return sf.doc.Mode
 }
 
 // SetGates takes gate results from a gate source. The document is
@@ -82,7 +88,7 @@ func (e *Engine) SetGates(ctx context.Context, doc GatesDoc) error {
 
 func (e *Engine) setGate(ctx context.Context, r GateResult, source string, now time.Time) error {
 	k := gateKey{r.Gate, r.Scope}
-	g := e.st.gates[k]
+	g := e.state().gates[k]
 	status := r.Status
 	if gateStale(r, now) {
 		status = GateUnknown
@@ -92,7 +98,7 @@ func (e *Engine) setGate(ctx context.Context, r GateResult, source string, now t
 		prev = g.effective
 	}
 	if g != nil && status == prev {
-		g.res, g.source = r, source // refresh
+		e.setGateReport(k, r, source) // refresh
 		return nil
 	}
 	ev := systemEvent(EvGate, r.Scope)
@@ -102,9 +108,18 @@ func (e *Engine) setGate(ctx context.Context, r GateResult, source string, now t
 	if err == nil {
 		// The recorded status may say UNKNOWN for a stale report; keep the
 		// report itself so a later refresh compares against it.
-		e.st.gates[k].res = r
+		e.setGateReport(k, r, e.state().gates[k].source)
 	}
 	return err
+}
+
+// setGateReport keeps r as the last report of gate k (not an event).
+func (e *Engine) setGateReport(k gateKey, r GateResult, source string) {
+	e.mutate(func(n *state) {
+		g := *n.gates[k]
+		g.res, g.source = r, source
+		n.withGate(k, g)
+	})
 }
 
 func gateStale(r GateResult, now time.Time) bool {
@@ -112,9 +127,9 @@ func gateStale(r GateResult, now time.Time) bool {
 }
 
 // gateNow is a gate's effective status now: an active override counts as
-// PASS; a stale result as UNKNOWN. Callers hold e.mu.
-func (e *Engine) gateNow(k gateKey, g *gateEntry, now time.Time) (GateStatus, bool) {
-	if until, ok := e.st.overrides[k]; ok && now.Before(until) {
+// PASS; a stale result as UNKNOWN.
+func (s *state) gateNow(k gateKey, g *gateEntry, now time.Time) (GateStatus, bool) {
+	if until, ok := s.overrides[k]; ok && now.Before(until) {
 		return GatePass, false
 	}
 	if gateStale(g.res, now) {
@@ -125,8 +140,8 @@ func (e *Engine) gateNow(k gateKey, g *gateEntry, now time.Time) (GateStatus, bo
 
 // scopesOf returns the scopes that apply to target: global, its group and
 // itself for a bot; global and the group for a group; global for global.
-func (e *Engine) scopesOf(target string) []string {
-	if b := e.st.bots[target]; b != nil {
+func (s *state) scopesOf(target string) []string {
+	if b := s.bot(target); b != nil {
 		out := []string{"global"}
 		if b.group != "" {
 			out = append(out, "group:"+b.group)
@@ -142,19 +157,19 @@ func (e *Engine) scopesOf(target string) []string {
 // gatesOn returns the worst effective gate status on target's scopes and a
 // sentence naming the gates that are not PASS. No gate at all is UNKNOWN:
 // missing data is never healthy.
-func (e *Engine) gatesOn(target string, now time.Time) (GateStatus, string) {
+func (s *state) gatesOn(target string, now time.Time) (GateStatus, string) {
 	scopes := map[string]bool{}
-	for _, s := range e.scopesOf(target) {
-		scopes[s] = true
+	for _, sc := range s.scopesOf(target) {
+		scopes[sc] = true
 	}
 	worst, found := GatePass, false
 	var bad []string
-	for k, g := range e.st.gates {
+	for k, g := range s.gates {
 		if !scopes[k.scope] {
 			continue
 		}
 		found = true
-		st, stale := e.gateNow(k, g, now)
+		st, stale := s.gateNow(k, g, now)
 		if st == GatePass {
 			continue
 		}
@@ -177,10 +192,10 @@ func (e *Engine) gatesOn(target string, now time.Time) (GateStatus, string) {
 var levelRank = map[Level]int{"": 0, LevelOff: 0, LevelReduceOnly: 1, LevelHalt: 2}
 
 // killSwitchOn returns the tightest kill-switch level over target's scopes.
-func (e *Engine) killSwitchOn(target string) Level {
+func (s *state) killSwitchOn(target string) Level {
 	lv := LevelOff
-	for _, s := range e.scopesOf(target) {
-		if l := e.st.killswitch[s]; levelRank[l] > levelRank[lv] {
+	for _, sc := range s.scopesOf(target) {
+		if l := s.killswitch[sc]; levelRank[l] > levelRank[lv] {
 			lv = l
 		}
 	}
@@ -188,8 +203,8 @@ func (e *Engine) killSwitchOn(target string) Level {
 }
 
 // killSwitchAt returns the level set on exactly scope.
-func (e *Engine) killSwitchAt(scope string) Level {
-	if l, ok := e.st.killswitch[scope]; ok {
+func (s *state) killSwitchAt(scope string) Level {
+	if l, ok := s.killswitch[scope]; ok {
 		return l
 	}
 	return LevelOff

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"maps"
 	"sort"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 // maxHistory is how many transitions a bot keeps for the Snapshot.
 const maxHistory = 10
 
+// botState is one bot as recorded. Once published in a state it is never
+// modified: a change makes a new botState (copy on write).
 type botState struct {
 	id, group     string
 	driver        Driver
@@ -24,7 +27,7 @@ type botState struct {
 type gateKey struct{ gate, scope string }
 
 // gateEntry is the last reported result of one gate on one scope and the
-// effective status last recorded for it.
+// effective status last recorded for it. Immutable once published.
 type gateEntry struct {
 	res       GateResult
 	source    string
@@ -36,21 +39,26 @@ type safetyEntry struct {
 	effective SafetyMode
 }
 
-// state is everything the engine derives from the ledger. apply is the
-// only writer, used alike by recording and by replay.
+// state is everything the engine derives from the ledger, as of one
+// applied event (gen). A published state is immutable: apply and mutate
+// return a new state that shares every part the change did not touch
+// (copy on write), so readers use whatever state they loaded without a
+// lock and never see half of a change. What grows with the ledger (every
+// challenge, every outcome) lives in the shared index, versioned by gen.
 type state struct {
-	bots       map[string]*botState
-	order      []string // bot ids, sorted
+	gen        uint64 // changes applied so far; the index is read as of gen
+	seq        uint64 // last ledger seq applied
+	bots       []*botState
+	botIndex   map[string]int // bot id -> position in bots (fixed)
+	order      []string       // bot ids, sorted (fixed)
 	groups     map[string][]string
 	killswitch map[string]Level
 	overrides  map[gateKey]time.Time
 	monitoring time.Time // monitoring disabled until
 	gates      map[gateKey]*gateEntry
 	safety     safetyEntry
-	challenges map[string]*Challenge
-	outcomes   map[string]Outcome
-	pending    map[string]pendingCmd // intent recorded, result not (yet)
-	seq        uint64
+	challenges map[string]*Challenge // open ones only
+	idx        *index
 }
 
 type pendingCmd struct {
@@ -61,15 +69,12 @@ type pendingCmd struct {
 
 func newState(cfg Config) *state {
 	s := &state{
-		bots: map[string]*botState{}, groups: map[string][]string{},
+		botIndex: map[string]int{}, groups: map[string][]string{},
 		killswitch: map[string]Level{}, overrides: map[gateKey]time.Time{},
 		gates: map[gateKey]*gateEntry{}, challenges: map[string]*Challenge{},
-		outcomes: map[string]Outcome{}, pending: map[string]pendingCmd{},
-		safety: safetyEntry{effective: SafetyUnknown},
+		safety: safetyEntry{effective: SafetyUnknown}, idx: newIndex(),
 	}
 	for _, b := range cfg.Bots {
-		s.bots[b.ID] = &botState{id: b.ID, group: b.Group, driver: b.Driver,
-			state: lifecycle.Created, configVersion: b.ConfigVersion}
 		s.order = append(s.order, b.ID)
 		if b.Group != "" {
 			s.groups[b.Group] = append(s.groups[b.Group], b.ID)
@@ -79,52 +84,124 @@ func newState(cfg Config) *state {
 	for _, ids := range s.groups {
 		sort.Strings(ids)
 	}
+	byID := map[string]BotConfig{}
+	for _, b := range cfg.Bots {
+		byID[b.ID] = b
+	}
+	for i, id := range s.order {
+		b := byID[id]
+		s.botIndex[id] = i
+		s.bots = append(s.bots, &botState{id: b.ID, group: b.Group, driver: b.Driver,
+			state: lifecycle.Created, configVersion: b.ConfigVersion})
+	}
 	return s
 }
 
-// apply folds one recorded event into the state. seq 0 means unaudited.
-func (s *state) apply(seq uint64, ev *Event) {
-	if seq > s.seq {
-		s.seq = seq
+// bot returns the recorded bot id, or nil for an unknown id.
+func (s *state) bot(id string) *botState {
+	if i, ok := s.botIndex[id]; ok {
+		return s.bots[i]
+	}
+	return nil
+}
+
+// challenge returns a challenge (open or ended) as of this state. The
+// value is shared: callers must not modify it.
+func (s *state) challenge(id string) *Challenge {
+	if ch := s.challenges[id]; ch != nil {
+		return ch
+	}
+	ch, _ := s.idx.challenges.at(id, s.gen)
+	return ch
+}
+
+// outcome returns a command's latest recorded outcome as of this state.
+func (s *state) outcome(id string) (Outcome, bool) {
+	return s.idx.outcomes.at(id, s.gen)
+}
+
+// next starts the successor of s: a shallow copy one gen later.
+func (s *state) next() *state {
+	n := *s
+	n.gen++
+	return &n
+}
+
+// withBot returns a copy of s in which bot id is edited by fn.
+func (s *state) withBot(id string, fn func(b *botState)) {
+	i, ok := s.botIndex[id]
+	if !ok {
+		return
+	}
+	b := *s.bots[i]
+	fn(&b)
+	s.bots = append([]*botState(nil), s.bots...)
+	s.bots[i] = &b
+}
+
+// withChallenge replaces challenge ch (already copied) in s and records
+// its new version in the index; ended challenges leave the open set.
+func (s *state) withChallenge(ch *Challenge) {
+	s.idx.challenges.put(ch.ID, s.gen, ch)
+	_, open := s.challenges[ch.ID]
+	if ch.State == ChallengeOpen || open {
+		s.challenges = maps.Clone(s.challenges)
+		if ch.State == ChallengeOpen {
+			s.challenges[ch.ID] = ch
+		} else {
+			delete(s.challenges, ch.ID)
+		}
+	}
+}
+
+// apply folds one recorded event into a successor of s and returns it;
+// s itself is not modified. seq 0 means unaudited. It is the only way
+// events change the state, used alike by recording and by replay.
+func (s *state) apply(seq uint64, ev *Event) *state {
+	n := s.next()
+	if seq > n.seq {
+		n.seq = seq
 	}
 	switch ev.Type {
 	case EvRequested:
 		if ev.Command != nil {
-			s.pending[ev.CommandID] = pendingCmd{cmd: *ev.Command, seq: seq}
+			n.idx.pending[ev.CommandID] = pendingCmd{cmd: *ev.Command, seq: seq}
 		}
 	case EvApplied, EvDenied, EvFailed:
-		s.applyResult(seq, ev)
+		n.applyResult(seq, ev)
 	case EvChallenge:
-		s.applyChallenge(seq, ev)
+		n.applyChallenge(seq, ev)
 	case EvConfirm:
-		s.applyConfirm(seq, ev)
+		n.applyConfirm(seq, ev)
 	case EvReject:
-		s.applyReject(seq, ev)
+		n.applyReject(seq, ev)
 	case EvTransition:
-		s.applyTransition(seq, ev)
+		n.applyTransition(seq, ev)
 	case EvStuck:
-		if b := s.bots[ev.Target]; b != nil {
-			b.stuck = true
-		}
+		n.withBot(ev.Target, func(b *botState) { b.stuck = true })
 	case EvKillSwitch:
 		if ev.KillSwitch != nil {
-			s.killswitch[ev.KillSwitch.Scope] = ev.KillSwitch.Level
+			n.killswitch = maps.Clone(n.killswitch)
+			n.killswitch[ev.KillSwitch.Scope] = ev.KillSwitch.Level
 		}
 	case EvOverride:
 		if o := ev.Override; o != nil {
-			s.overrides[gateKey{o.Gate, o.Scope}] = parseTime(o.Until)
+			n.overrides = maps.Clone(n.overrides)
+			n.overrides[gateKey{o.Gate, o.Scope}] = parseTime(o.Until)
 		}
 	case EvOverrideExpired:
 		if o := ev.Override; o != nil {
-			delete(s.overrides, gateKey{o.Gate, o.Scope})
+			n.overrides = maps.Clone(n.overrides)
+			delete(n.overrides, gateKey{o.Gate, o.Scope})
 		}
 	case EvMonitoring:
-		s.monitoring = parseTime(ev.Until)
+		n.monitoring = parseTime(ev.Until)
 	case EvSafety:
-		s.applySafety(ev)
+		n.applySafety(ev)
 	case EvGate:
-		s.applyGate(ev)
+		n.applyGate(ev)
 	}
+	return n
 }
 
 func outcomeOf(seq uint64, ev *Event) Outcome {
@@ -136,16 +213,18 @@ func outcomeOf(seq uint64, ev *Event) Outcome {
 }
 
 func (s *state) applyResult(seq uint64, ev *Event) {
-	delete(s.pending, ev.CommandID)
-	s.outcomes[ev.CommandID] = outcomeOf(seq, ev)
-	if b := s.bots[ev.Target]; b != nil && ev.Op == OpApply && ev.ConfigVersion != "" {
-		b.configVersion = ev.ConfigVersion
+	delete(s.idx.pending, ev.CommandID)
+	s.idx.outcomes.put(ev.CommandID, s.gen, outcomeOf(seq, ev))
+	if ev.Op == OpApply && ev.ConfigVersion != "" {
+		s.withBot(ev.Target, func(b *botState) { b.configVersion = ev.ConfigVersion })
 	}
-	if ch := s.challenges[ev.ChallengeID]; ch != nil && ch.State == ChallengeOpen {
+	if old := s.challenges[ev.ChallengeID]; old != nil {
+		ch := copyChallenge(old)
 		ch.State, ch.EndedAt = ChallengeConfirmed, parseTime(ev.Time)
 		if len(ch.Approvals) > 0 {
 			ch.EndedBy = ch.Approvals[len(ch.Approvals)-1].Actor
 		}
+		s.withChallenge(ch)
 	}
 }
 
@@ -159,30 +238,33 @@ func (s *state) applyChallenge(seq uint64, ev *Event) {
 		State: ChallengeOpen, Digest: ev.Digest, Summary: *ev.Preconditions,
 		Live: ev.Live != nil && *ev.Live,
 	}
-	s.challenges[ch.ID] = ch
-	delete(s.pending, ev.CommandID)
+	s.withChallenge(ch)
+	delete(s.idx.pending, ev.CommandID)
 	o := outcomeOf(seq, ev)
-	o.Challenge = ch
-	s.outcomes[ev.CommandID] = o
+	o.Challenge = &Challenge{ID: ch.ID} // resolved at read time, as of the reader's gen
+	s.idx.outcomes.put(ev.CommandID, s.gen, o)
 }
 
 func (s *state) applyConfirm(seq uint64, ev *Event) {
-	ch := s.challenges[ev.ChallengeID]
-	if ch == nil || ev.Outcome != OutcomeApproved || ch.State != ChallengeOpen {
+	old := s.challenges[ev.ChallengeID]
+	if old == nil || ev.Outcome != OutcomeApproved {
 		return
 	}
+	ch := copyChallenge(old)
 	ch.Approvals = append(ch.Approvals, Approval{Actor: ev.Actor, Reason: ev.Detail, At: parseTime(ev.Time)})
+	s.withChallenge(ch)
 	if len(ch.Approvals) >= ch.Requires.Approvers {
 		// Execution starts now: a crash before its result is an interruption.
-		s.pending[ch.Command.CommandID] = pendingCmd{cmd: ch.Command, seq: seq, challengeID: ch.ID}
+		s.idx.pending[ch.Command.CommandID] = pendingCmd{cmd: ch.Command, seq: seq, challengeID: ch.ID}
 	}
 }
 
 func (s *state) applyReject(seq uint64, ev *Event) {
-	ch := s.challenges[ev.ChallengeID]
-	if ch == nil {
+	old := s.challenge(ev.ChallengeID)
+	if old == nil {
 		return
 	}
+	ch := copyChallenge(old)
 	switch ev.Reason {
 	case ReasonExpired:
 		ch.State = ChallengeExpired
@@ -192,30 +274,32 @@ func (s *state) applyReject(seq uint64, ev *Event) {
 		ch.State = ChallengeRejected
 	}
 	ch.EndedBy, ch.EndedAt = ev.Actor, parseTime(ev.Time)
-	delete(s.pending, ch.Command.CommandID)
+	s.withChallenge(ch)
+	delete(s.idx.pending, ch.Command.CommandID)
 	o := outcomeOf(seq, ev)
 	o.Status = StatusRejected
-	s.outcomes[ch.Command.CommandID] = o
+	s.idx.outcomes.put(ch.Command.CommandID, s.gen, o)
 }
 
 func (s *state) applyTransition(seq uint64, ev *Event) {
-	b := s.bots[ev.Target]
-	if b == nil {
-		return
-	}
 	at := parseTime(ev.Time)
-	b.state, b.since, b.stuck = ev.To, at, false
-	switch {
-	case ev.To.IsRunning():
-		b.mode = ev.Mode
-	case ev.To == lifecycle.Idle || ev.To == lifecycle.Quarantined:
-		b.mode = ""
-	}
-	b.history = append(b.history, TransitionView{From: ev.From, To: ev.To, At: at,
-		Actor: ev.Actor, CommandID: ev.CommandID, Cause: ev.Cause, Seq: seq})
-	if len(b.history) > maxHistory {
-		b.history = b.history[len(b.history)-maxHistory:]
-	}
+	s.withBot(ev.Target, func(b *botState) {
+		b.state, b.since, b.stuck = ev.To, at, false
+		switch {
+		case ev.To.IsRunning():
+			b.mode = ev.Mode
+		case ev.To == lifecycle.Idle || ev.To == lifecycle.Quarantined:
+			b.mode = ""
+		}
+		h := make([]TransitionView, 0, min(len(b.history)+1, maxHistory))
+		if len(b.history) >= maxHistory {
+			h = append(h, b.history[len(b.history)-maxHistory+1:]...)
+		} else {
+			h = append(h, b.history...)
+		}
+		b.history = append(h, TransitionView{From: ev.From, To: ev.To, At: at,
+			Actor: ev.Actor, CommandID: ev.CommandID, Cause: ev.Cause, Seq: seq})
+	})
 }
 
 func (s *state) applySafety(ev *Event) {
@@ -235,10 +319,9 @@ func (s *state) applyGate(ev *Event) {
 		return
 	}
 	k := gateKey{c.Gate, c.Scope}
-	g := s.gates[k]
-	if g == nil {
-		g = &gateEntry{}
-		s.gates[k] = g
+	g := gateEntry{}
+	if old := s.gates[k]; old != nil {
+		g = *old
 	}
 	g.effective = c.Status
 	if !c.Stale {
@@ -246,4 +329,11 @@ func (s *state) applyGate(ev *Event) {
 			EvaluatedAt: parseTime(c.EvaluatedAt), TTLSeconds: c.TTLSeconds, Detail: c.Detail}
 		g.source = c.Source
 	}
+	s.withGate(k, g)
+}
+
+// withGate replaces one gate entry (copy on write).
+func (s *state) withGate(k gateKey, g gateEntry) {
+	s.gates = maps.Clone(s.gates)
+	s.gates[k] = &g
 }

@@ -42,10 +42,11 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 		e.recordUnaudited(ev, err)
 		r.unaudited = true
 	}
-	if d := e.check(&cmd, now); d != nil {
+	st := e.state()
+	if d := e.check(st, &cmd, now); d != nil {
 		return e.finishDenied(ctx, r, d), nil
 	}
-	if e.dangerous(&cmd) {
+	if e.dangerous(st, &cmd) {
 		return e.issue(ctx, r, now), nil
 	}
 	return e.execute(ctx, r, now), nil
@@ -54,10 +55,11 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 // seen returns the recorded outcome of a command_id, if it was ever
 // requested (including one whose result never made it to the ledger).
 func (e *Engine) seen(id string) (Outcome, bool) {
-	if o, ok := e.st.outcomes[id]; ok {
+	st := e.state()
+	if o, ok := st.outcome(id); ok {
 		return o, true
 	}
-	if p, ok := e.st.pending[id]; ok {
+	if p, ok := st.idx.pending[id]; ok {
 		return Outcome{CommandID: id, Op: p.cmd.Op, Target: p.cmd.Target, Status: StatusFailed,
 			Reason: ReasonLedgerUnavailable, Detail: "the original command's result was never recorded",
 			Environment: e.cfg.Environment}, true
@@ -66,7 +68,7 @@ func (e *Engine) seen(id string) (Outcome, bool) {
 }
 
 func (e *Engine) duplicate(ctx context.Context, cmd *Command, o Outcome) Outcome {
-	o = e.copyOutcome(o)
+	o = copyOutcome(e.state(), o)
 	o.Duplicate = true
 	ev := e.commandEvent(EvDuplicate, cmd)
 	ev.Outcome, ev.Reason, ev.Detail = string(o.Status), o.Reason, "command_id already seen: no second effect"

@@ -22,8 +22,8 @@ import (
 func (e *Engine) Tick(ctx context.Context) {
 	e.mu.Lock()
 	now := e.now()
-	for _, id := range e.openChallenges() {
-		if ch := e.st.challenges[id]; now.After(ch.ExpiresAt) {
+	for _, ch := range e.state().openChallenges() {
+		if now.After(ch.ExpiresAt) {
 			e.expire(ctx, ch)
 		}
 	}
@@ -42,7 +42,7 @@ func (e *Engine) Tick(ctx context.Context) {
 	defer e.mu.Unlock()
 	now = e.now()
 	for _, p := range polls {
-		if b := e.st.bots[p.bot]; b.state == p.state {
+		if b := e.state().bot(p.bot); b.state == p.state {
 			e.reconcile(ctx, b, p, now)
 		}
 	}
@@ -60,17 +60,18 @@ type poll struct {
 // pollsDue lists the bots whose driver Tick must ask. Callers hold e.mu.
 func (e *Engine) pollsDue() []poll {
 	var out []poll
-	for _, id := range e.st.order {
-		if b := e.st.bots[id]; b.state == lifecycle.Stopping || b.state.IsRunning() {
-			out = append(out, poll{bot: id, state: b.state, driver: b.driver})
+	for _, b := range e.state().bots {
+		if b.state == lifecycle.Stopping || b.state.IsRunning() {
+			out = append(out, poll{bot: b.id, state: b.state, driver: b.driver})
 		}
 	}
 	return out
 }
 
 func (e *Engine) expireOverrides(ctx context.Context, now time.Time) {
+	st := e.state()
 	var done []gateKey
-	for k, until := range e.st.overrides {
+	for k, until := range st.overrides {
 		if !now.Before(until) {
 			done = append(done, k)
 		}
@@ -78,28 +79,30 @@ func (e *Engine) expireOverrides(ctx context.Context, now time.Time) {
 	sort.Slice(done, func(i, j int) bool { return done[i].gate+done[i].scope < done[j].gate+done[j].scope })
 	for _, k := range done {
 		ev := systemEvent(EvOverrideExpired, k.scope)
-		ev.Override = &OverrideSet{Gate: k.gate, Scope: k.scope, Until: fmtTime(e.st.overrides[k])}
+		ev.Override = &OverrideSet{Gate: k.gate, Scope: k.scope, Until: fmtTime(st.overrides[k])}
 		e.emit(ctx, nil, ev)
 	}
 }
 
 func (e *Engine) staleness(ctx context.Context, now time.Time) {
-	if eff := e.effectiveSafety(now); eff != e.st.safety.effective {
-		d := e.st.safety.doc
+	st := e.state()
+	if eff := st.effectiveSafety(now); eff != st.safety.effective {
+		d := st.safety.doc
 		ev := systemEvent(EvSafety, "global")
-		ev.Safety = &SafetyChange{Mode: eff, Previous: e.st.safety.effective, Source: d.Source,
+		ev.Safety = &SafetyChange{Mode: eff, Previous: st.safety.effective, Source: d.Source,
 			Reason: "no safety state within its ttl", UpdatedAt: fmtTime(d.UpdatedAt), TTLSeconds: d.TTLSeconds}
 		if _, err := e.record(ctx, ev); err == nil {
-			e.st.safety.doc = d // keep the last report; it is stale, not gone
+			e.setSafetyDoc(d) // keep the last report; it is stale, not gone
 		}
 	}
-	keys := make([]gateKey, 0, len(e.st.gates))
-	for k := range e.st.gates {
+	st = e.state()
+	keys := make([]gateKey, 0, len(st.gates))
+	for k := range st.gates {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].gate+keys[i].scope < keys[j].gate+keys[j].scope })
 	for _, k := range keys {
-		g := e.st.gates[k]
+		g := st.gates[k]
 		if !gateStale(g.res, now) || g.effective == GateUnknown {
 			continue
 		}

@@ -21,27 +21,27 @@ func copyChallenge(ch *Challenge) *Challenge {
 	return &c
 }
 
-// copyOutcome detaches o from the engine's state (its challenge is live).
-func (e *Engine) copyOutcome(o Outcome) Outcome {
+// copyOutcome detaches o from the engine's state and resolves its
+// challenge as of st.
+func copyOutcome(st *state, o Outcome) Outcome {
 	if o.Challenge != nil {
-		o.Challenge = copyChallenge(e.st.challenges[o.Challenge.ID])
+		o.Challenge = copyChallenge(st.challenge(o.Challenge.ID))
 	}
 	return o
 }
 
-// Outcome returns the latest recorded outcome of a command_id.
+// Outcome returns the latest recorded outcome of a command_id. It takes
+// no lock: it reads the published state.
 func (e *Engine) Outcome(commandID string) (Outcome, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	o, ok := e.st.outcomes[commandID]
-	return e.copyOutcome(o), ok
+	st := e.state()
+	o, ok := st.outcome(commandID)
+	return copyOutcome(st, o), ok
 }
 
-// Challenge returns a challenge (open or ended) by id.
+// Challenge returns a challenge (open or ended) by id. It takes no lock:
+// it reads the published state.
 func (e *Engine) Challenge(id string) (Challenge, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	ch := e.st.challenges[id]
+	ch := e.state().challenge(id)
 	if ch == nil {
 		return Challenge{}, false
 	}
@@ -58,23 +58,24 @@ func (e *Engine) MayAudit(actor string) bool {
 // e.g. the challenge window.
 func (e *Engine) Policy() *policy.Policy { return e.cfg.Policy }
 
-// Roles returns the roles the policy gives actor.
+// Roles returns the roles the policy gives actor (the policy is
+// immutable: no lock).
 func (e *Engine) Roles(actor string) []string { return e.cfg.Policy.Roles(actor) }
 
 // Allowed answers "what may actor request now on target": the ops the
 // policy grants the actor in this environment that the target's state,
 // safety, gates and kill-switch would let run now. Adapters show only
 // these (least privilege). Start and resume are offered when at least
-// paper would run; live still needs its challenge.
+// paper would run; live still needs its challenge. It takes no lock: every
+// op is checked against the same published state.
 func (e *Engine) Allowed(actor, target string) []Op {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	st := e.state()
 	now := e.now()
 	var out []Op
 	for _, op := range allOps {
 		probe := Command{Actor: actor, Target: target, Op: op, Environment: e.cfg.Environment,
-			RequestedTransition: string(op), Params: probeParams(op, e.killSwitchAt(target))}
-		if e.checkFrom(&probe, now, true) == nil {
+			RequestedTransition: string(op), Params: probeParams(op, st.killSwitchAt(target))}
+		if e.checkFrom(st, &probe, now, true) == nil {
 			out = append(out, op)
 		}
 	}
@@ -109,10 +110,9 @@ func probeParams(op Op, cur Level) Params {
 // MayApprove reports whether actor may confirm the challenge now: it is
 // open and unexpired, the actor holds the required role, is not the
 // requester when a second person is required, and has not approved yet.
+// It takes no lock: it reads the published state.
 func (e *Engine) MayApprove(actor, challengeID string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	ch := e.st.challenges[challengeID]
+	ch := e.state().challenge(challengeID)
 	if ch == nil || e.now().After(ch.ExpiresAt) {
 		return false
 	}
@@ -120,25 +120,26 @@ func (e *Engine) MayApprove(actor, challengeID string) bool {
 }
 
 // Snapshot returns a consistent view of the fleet, safety, gates,
-// kill-switch and open challenges.
+// kill-switch and open challenges: all of it as of one applied event
+// (LedgerSeq), never half of a change. It takes no lock, so it answers at
+// once even while a command waits on a slow driver.
 func (e *Engine) Snapshot() Snapshot {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	st := e.state()
 	now := e.now()
-	d := e.st.safety.doc
-	s := Snapshot{Environment: e.cfg.Environment, LedgerSeq: e.st.seq, At: now,
-		Safety:     SafetyView{Mode: e.effectiveSafety(now), Reason: d.Reason, Source: d.Source, UpdatedAt: d.UpdatedAt},
+	d := st.safety.doc
+	s := Snapshot{Environment: e.cfg.Environment, LedgerSeq: st.seq, At: now,
+		Safety:     SafetyView{Mode: st.effectiveSafety(now), Reason: d.Reason, Source: d.Source, UpdatedAt: d.UpdatedAt},
 		KillSwitch: map[string]Level{}, Gates: []GateView{}, Bots: []BotView{}, Challenges: []Challenge{}}
-	for k, l := range e.st.killswitch {
+	for k, l := range st.killswitch {
 		if l != LevelOff {
 			s.KillSwitch[k] = l
 		}
 	}
-	for k, g := range e.st.gates {
-		st, stale := e.gateNow(k, g, now)
-		v := GateView{Gate: k.gate, Scope: k.scope, Status: st, Reported: g.res.Status,
+	for k, g := range st.gates {
+		gs, stale := st.gateNow(k, g, now)
+		v := GateView{Gate: k.gate, Scope: k.scope, Status: gs, Reported: g.res.Status,
 			EvaluatedAt: g.res.EvaluatedAt, Stale: stale, Detail: g.res.Detail}
-		if until, ok := e.st.overrides[k]; ok && now.Before(until) {
+		if until, ok := st.overrides[k]; ok && now.Before(until) {
 			v.OverrideUntil = until
 		}
 		s.Gates = append(s.Gates, v)
@@ -146,14 +147,13 @@ func (e *Engine) Snapshot() Snapshot {
 	sort.Slice(s.Gates, func(i, j int) bool {
 		return s.Gates[i].Scope+"/"+s.Gates[i].Gate < s.Gates[j].Scope+"/"+s.Gates[j].Gate
 	})
-	for _, id := range e.st.order {
-		b := e.st.bots[id]
+	for _, b := range st.bots {
 		s.Bots = append(s.Bots, BotView{ID: b.id, Group: b.group, State: b.state, Mode: b.mode,
-			ConfigVersion: b.configVersion, KillSwitch: e.killSwitchOn(b.id), Stuck: b.stuck,
+			ConfigVersion: b.configVersion, KillSwitch: st.killSwitchOn(b.id), Stuck: b.stuck,
 			LastTransitions: slices.Clone(b.history)})
 	}
-	for _, id := range e.openChallenges() {
-		s.Challenges = append(s.Challenges, *copyChallenge(e.st.challenges[id]))
+	for _, ch := range st.openChallenges() {
+		s.Challenges = append(s.Challenges, *copyChallenge(ch))
 	}
 	return s
 }
