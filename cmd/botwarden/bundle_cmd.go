@@ -9,18 +9,30 @@ import (
 	"text/tabwriter"
 
 	"github.com/botwarden/botwarden/bundle"
+	"github.com/botwarden/botwarden/internal/core"
 	"github.com/spf13/cobra"
 )
 
-// newBundleCmd is `botwarden bundle`: offline support-bundle tools.
-// Creating a bundle is a core operation (authorised and audited), so it
-// goes through the running service, not through this command.
+// newBundleCmd is `botwarden bundle`. Creating a bundle is a core
+// operation (authorised, audited, a dangerous op where policy says so), so
+// `bundle create` asks the running service through the operator API, like
+// `ctl bundle`; `bundle inspect` works offline on a file.
 func newBundleCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bundle",
 		Short: "Support bundle tools",
 	}
-	cmd.AddCommand(newBundleInspectCmd())
+	f := &ctlFlags{}
+	create := ctlOpCmd(f, core.OpBundle, "create", nil)
+	create.Short = "Ask the running service for a support bundle of TARGET (a bot, group:NAME or global)"
+	create.Long = `create submits the support_bundle operation through the operator API
+(--url/BOTWARDEN_URL, --token/BOTWARDEN_TOKEN), so it is authorised and
+audited like any other command. The outcome names the bundle file under
+<data>/bundles; support_bundle.created in the ledger carries its SHA-256.`
+	create.Flags().StringVar(&f.url, "url", envOr("BOTWARDEN_URL", "http://127.0.0.1:8080"), "API base URL (env BOTWARDEN_URL)")
+	create.Flags().StringVar(&f.token, "token", "", "API token (default: env BOTWARDEN_TOKEN)")
+	create.Flags().StringVar(&f.output, "output", "text", "text or json")
+	cmd.AddCommand(create, newBundleInspectCmd())
 	return cmd
 }
 

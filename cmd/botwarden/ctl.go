@@ -48,8 +48,8 @@ the API's JSON for scripts. Exit codes: 0 applied, 3 challenge pending,
 	pf.StringVar(&f.token, "token", "", "API token (default: env BOTWARDEN_TOKEN; prefer the environment)")
 	pf.StringVar(&f.output, "output", "text", "text or json")
 	cmd.AddCommand(ctlStatusCmd(f), ctlChallengesCmd(f), ctlConfirmCmd(f), ctlRejectCmd(f), ctlWatchCmd(f), ctlAuditCmd(f), ctlMeCmd(f))
-	for _, op := range []core.Op{core.OpStart, core.OpStop, core.OpPause, core.OpResume, core.OpQuarantine, core.OpRelease} {
-		cmd.AddCommand(ctlOpCmd(f, op))
+	for _, o := range ctlOps {
+		cmd.AddCommand(ctlOpCmd(f, o.op, o.use, o.params))
 	}
 	return cmd
 }
@@ -75,31 +75,80 @@ func newCommandID() string {
 	return "ctl-" + hex.EncodeToString(b[:])
 }
 
-// ctlOpCmd is `ctl start|stop|pause|resume|quarantine|quarantine_release TARGET`.
-func ctlOpCmd(f *ctlFlags, op core.Op) *cobra.Command {
-	var reason, mode, id string
+// ctlOps are the operations ctl offers as subcommands, with the params
+// each takes. Every one goes through POST /v1/commands, so the policy,
+// challenges and ledger apply exactly as they do from Slack.
+var ctlOps = []struct {
+	op     core.Op
+	use    string
+	params []string // flags mapped onto core.Params
+}{
+	{core.OpStart, "start", []string{"mode"}},
+	{core.OpStop, "stop", nil},
+	{core.OpPause, "pause", nil},
+	{core.OpResume, "resume", []string{"mode"}},
+	{core.OpApply, "apply", []string{"config", "mode"}},
+	{core.OpQuarantine, "quarantine", nil},
+	{core.OpRelease, "release", nil},
+	{core.OpKillSwitchSet, "killswitch-set", []string{"level"}},
+	{core.OpKillSwitchRelease, "killswitch-release", []string{"level"}},
+	{core.OpGateOverride, "gate-override", []string{"gate", "for"}},
+	{core.OpMonitoringDisable, "monitoring-disable", []string{"for"}},
+	{core.OpSecretRotate, "secret-rotate", []string{"secret-ref"}},
+	{core.OpDataOp, "data-op", []string{"action"}},
+	{core.OpBundle, "bundle", nil},
+}
+
+var ctlParamHelp = map[string]string{
+	"mode":       "paper, shadow or live (required for start and resume: live is never implied)",
+	"config":     "config reference to apply",
+	"level":      "kill-switch level: off, reduce_only or halt",
+	"gate":       "gate name",
+	"for":        "how long (Go duration, bounded by policy), e.g. 30m",
+	"secret-ref": "the secret's reference (never its value)",
+	"action":     "delete, restore or compact",
+}
+
+// ctlOpCmd is `ctl OP TARGET [flags]` for one operation.
+func ctlOpCmd(f *ctlFlags, op core.Op, use string, params []string) *cobra.Command {
+	var reason, id string
+	vals := map[string]*string{}
 	c := &cobra.Command{
-		Use:   string(op) + " TARGET",
+		Use:   use + " TARGET",
 		Short: fmt.Sprintf("Request %s on a bot, group:NAME or global (dangerous ops print a challenge to confirm)", op),
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if id == "" {
-				id = newCommandID()
-			}
-			req := api.CommandRequest{Target: args[0], Op: op, Reason: reason, Params: core.Params{Mode: lifecycle.Mode(mode)}}
-			out, err := f.client().Submit(cmd.Context(), req, id)
-			if err != nil {
-				return err
-			}
-			return printOutcome(cmd.OutOrStdout(), f.output, out)
+			return submitOp(cmd, f, op, args[0], reason, id, vals)
 		},
 	}
 	c.Flags().StringVar(&reason, "reason", "", "why (recorded in the ledger)")
 	c.Flags().StringVar(&id, "id", "", "idempotency key (default: a new one); retry with the same id to get the same outcome")
-	if op == core.OpStart || op == core.OpResume {
-		c.Flags().StringVar(&mode, "mode", "", "paper, shadow or live (required: live is never implied)")
+	for _, p := range params {
+		vals[p] = c.Flags().String(p, "", ctlParamHelp[p])
 	}
 	return c
+}
+
+// submitOp sends one command and prints its outcome.
+func submitOp(cmd *cobra.Command, f *ctlFlags, op core.Op, target, reason, id string, vals map[string]*string) error {
+	if id == "" {
+		id = newCommandID()
+	}
+	get := func(k string) string {
+		if v := vals[k]; v != nil {
+			return *v
+		}
+		return ""
+	}
+	req := api.CommandRequest{Target: target, Op: op, Reason: reason, Params: core.Params{
+		Mode: lifecycle.Mode(get("mode")), ConfigRef: get("config"), Level: get("level"), Gate: get("gate"),
+		Duration: get("for"), SecretRef: get("secret-ref"), DataAction: get("action"),
+	}}
+	out, err := f.client().Submit(cmd.Context(), req, id)
+	if err != nil {
+		return err
+	}
+	return printOutcome(cmd.OutOrStdout(), f.output, out)
 }
 
 // printOutcome prints an outcome and returns the exit code it maps to.

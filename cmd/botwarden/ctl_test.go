@@ -1,34 +1,102 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
-func TestListenConfig_NonLoopbackNeedsTLS(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		listen ListenConfig
-		want   string // "" = accepted
-	}{
-		{"loopback without TLS", ListenConfig{HTTP: "127.0.0.1:8080"}, ""},
-		{"all interfaces without TLS", ListenConfig{HTTP: "0.0.0.0:8080"}, "needs TLS"},
-		{"empty host without TLS", ListenConfig{HTTP: ":8080"}, "needs TLS"},
-		{"public address with TLS", ListenConfig{HTTP: "10.0.0.5:8443", TLSCert: "c.pem", TLSKey: "k.pem"}, ""},
-		{"cert without key", ListenConfig{HTTP: "127.0.0.1:8080", TLSCert: "c.pem"}, "go together"},
-	} {
-		err := tc.listen.checkTLS()
-		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
-		}
+// runCLI runs the botwarden command tree in-process and returns its
+// stdout and exit code (0, the ctl exit codes, or 1 for any other error).
+func runCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := root.ExecuteContext(ctx)
+	var ex *exitCodeError
+	switch {
+	case err == nil:
+		return out.String(), 0
+	case errors.As(err, &ex):
+		return out.String(), ex.code
 	}
+	return out.String() + errb.String() + err.Error(), 1
 }
 
-func TestParseConfig_RefusesPublicBindWithoutTLS(t *testing.T) {
-	t.Parallel()
-	doc := strings.Replace(string(demoConfig), "http: 127.0.0.1:8080", "http: 0.0.0.0:8080", 1)
-	if _, err := parseConfig([]byte(doc)); err == nil || !strings.Contains(err.Error(), "listen.tls_cert") {
-		t.Fatalf("parseConfig = %v, want a refusal naming listen.tls_cert", err)
+var tokenRE = regexp.MustCompile(`bw_[A-Za-z0-9_-]{20,}`)
+
+// createToken makes a token for actor in dir (the service is not running:
+// the CLI opens the data folder directly) and returns it.
+func createToken(t *testing.T, dir, actor string) string {
+	t.Helper()
+	out, code := runCLI(t, "token", "create", "--actor", actor, "--data", dir)
+	tok := tokenRE.FindString(out)
+	if code != 0 || tok == "" {
+		t.Fatalf("token create for %s: code %d, output %q", actor, code, out)
+	}
+	return tok
+}
+
+// TestCtl_DangerousFlowAndBundle drives the real service through the
+// ctl client end to end: a paper start applies, a live start only issues
+// a challenge (exit 3), the requester cannot confirm it, a wrong typed
+// target confirms nothing, the approver confirms, and `bundle create`
+// produces a bundle through the same authorised, audited path.
+func TestCtl_DangerousFlowAndBundle(t *testing.T) {
+	dir := t.TempDir()
+	op := createToken(t, dir, "U0OPERATOR")
+	appr := createToken(t, dir, "U0APPROVER")
+	viewer := createToken(t, dir, "U0VIEWER")
+	addr, stop := startServe(t, dir, nil)
+	defer stop()
+	url := "http://" + addr
+	ctl := func(tok string, args ...string) (string, int) {
+		return runCLI(t, append([]string{"ctl", "--url", url, "--token", tok}, args...)...)
+	}
+
+	if out, code := ctl(viewer, "stop", "beta"); code != exitDenied {
+		t.Fatalf("viewer stop: code %d (%s), want %d", code, out, exitDenied)
+	}
+	if out, code := ctl(op, "start", "beta", "--mode", "paper", "--reason", "warm up"); code != 0 || !strings.Contains(out, "RUNNING_PAPER") {
+		t.Fatalf("paper start: code %d, output %q", code, out)
+	}
+	out, code := ctl(op, "--output", "json", "start", "alpha", "--mode", "live", "--reason", "open")
+	if code != exitPending {
+		t.Fatalf("live start: code %d (%s), want a pending challenge (%d)", code, out, exitPending)
+	}
+	ch := regexp.MustCompile(`"challenge_id":\s*"([^"]+)"`).FindStringSubmatch(out)
+	if ch == nil {
+		t.Fatalf("no challenge id in %s", out)
+	}
+	if out, code := ctl(op, "confirm", ch[1], "--target", "alpha", "--reason", "me"); code != exitDenied {
+		t.Fatalf("requester confirm: code %d (%s), want denied", code, out)
+	}
+	if out, code := ctl(appr, "confirm", ch[1], "--target", "alpah", "--reason", "typo"); code != exitDenied {
+		t.Fatalf("mistyped confirm: code %d (%s), want denied", code, out)
+	}
+	if out, code := ctl(appr, "confirm", ch[1], "--target", "alpha", "--reason", "approved"); code != 0 || !strings.Contains(out, "RUNNING_LIVE") {
+		t.Fatalf("approver confirm: code %d, output %q", code, out)
+	}
+
+	out, code = runCLI(t, "bundle", "create", "beta", "--url", url, "--token", op, "--reason", "diagnose")
+	if code != 0 {
+		t.Fatalf("bundle create: code %d, output %q", code, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "bundles", "*.tar.gz"))
+	if len(files) != 1 {
+		t.Fatalf("bundles on disk = %v, want one", files)
+	}
+	if out, code := runCLI(t, "bundle", "inspect", files[0]); code != 0 {
+		t.Fatalf("bundle inspect: code %d, output %q", code, out)
 	}
 }
