@@ -5,11 +5,17 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// fakeLedger verifies only against the note it was told is consistent.
-type fakeLedger struct{ good string }
+// fakeLedger verifies only against the note it was told is consistent,
+// and records the export range asked for.
+type fakeLedger struct {
+	good     string
+	mu       sync.Mutex
+	from, to uint64
+}
 
 var _ Ledger = (*fakeLedger)(nil)
 
@@ -24,8 +30,11 @@ func (l *fakeLedger) VerifyAgainst(_ context.Context, note []byte) error {
 	return nil
 }
 
-func (l *fakeLedger) Export(_ context.Context, w io.Writer, _, _ uint64) ([]byte, error) {
-	_, err := io.WriteString(w, "{}\n")
+func (l *fakeLedger) Export(_ context.Context, w io.Writer, from, to uint64) ([]byte, error) {
+	l.mu.Lock()
+	l.from, l.to = from, to
+	l.mu.Unlock()
+	_, err := io.WriteString(w, "{\"seq\":1}\n{\"seq\":2}\n")
 	return []byte(l.good), err
 }
 
@@ -68,5 +77,42 @@ func TestCheckpoint_BatchedPostedThrough429AndVerified(t *testing.T) {
 	h.waitFor("refusal", func() bool { return h.responseTo(ru) != "" })
 	if got := h.responseTo(ru); !strings.Contains(got, "may run audit commands") {
 		t.Fatalf("operator audit head = %s", got)
+	}
+}
+
+func TestAudit_HeadAndExport(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	led := &fakeLedger{good: "botwarden.dev/ledger\n7\nROOT7\n\n— key sig\n"}
+	h.ledger = led
+	h.restart()
+
+	_, ru := h.command("U0AUDITOR", "C0OPS", "audit head")
+	h.waitFor("head", func() bool { return h.responseTo(ru) != "" })
+	if got := h.responseTo(ru); !strings.Contains(got, "size 7") || !strings.Contains(got, "`abc`") || !strings.Contains(got, "ROOT7") {
+		t.Fatalf("audit head = %s", got)
+	}
+
+	_, ru = h.command("U0ADMIN", "C0OPS", "audit export --from 2 --to=5")
+	h.waitFor("export answer", func() bool { return h.responseTo(ru) != "" })
+	if got := h.responseTo(ru); !strings.Contains(got, "Exported 20 bytes") || !strings.Contains(got, "ledger-dev-2-5.jsonl") {
+		t.Fatalf("audit export = %s", got)
+	}
+	fs := h.slack.Files()
+	if len(fs) != 1 || !fs[0].Completed || fs[0].Channel != "C0OPS" || fs[0].Name != "ledger-dev-2-5.jsonl" ||
+		string(fs[0].Content) != "{\"seq\":1}\n{\"seq\":2}\n" {
+		t.Fatalf("uploaded export = %+v", fs)
+	}
+	led.mu.Lock()
+	from, to := led.from, led.to
+	led.mu.Unlock()
+	if from != 2 || to != 5 {
+		t.Fatalf("export range = %d..%d, want 2..5", from, to)
+	}
+
+	_, ru = h.command("U0VIEWER", "C0OPS", "audit export")
+	h.waitFor("refusal", func() bool { return h.responseTo(ru) != "" })
+	if got := h.responseTo(ru); !strings.Contains(got, "may run audit commands") || len(h.slack.Files()) != 1 {
+		t.Fatalf("viewer export = %s (%d files)", got, len(h.slack.Files()))
 	}
 }

@@ -119,7 +119,7 @@ func (a *Adapter) submit(ctx context.Context, sc slack.SlashCommand, req Request
 	}
 }
 
-type bundleReq struct{ channel, user string }
+type bundleReq struct{ channel, user, thread string }
 
 // transitionFor is the requested_transition of a command: FROM->TO for
 // lifecycle ops on a known bot, else the op name.

@@ -26,6 +26,8 @@ func (a *Adapter) onInteraction(ic slack.InteractionCallback) any {
 				a.async(func(ctx context.Context) { a.confirmClicked(ctx, ic, id) })
 			case actionReject:
 				a.async(func(ctx context.Context) { a.rejectClicked(ctx, ic, id) })
+			case actionBundle, actionStop, actionStopAll:
+				a.async(func(ctx context.Context) { a.offerClicked(ctx, ic, act) })
 			}
 		}
 	case slack.InteractionTypeViewSubmission:
@@ -101,6 +103,12 @@ func (a *Adapter) reportInteraction(ctx context.Context, responseURL, channel, u
 		}
 		blocks = errorBlocks(msg, "Run `"+a.cfg.Command+" challenges` to see the open ones.", &snap)
 	}
+	a.reportBlocks(ctx, responseURL, channel, user, blocks)
+}
+
+// reportBlocks shows blocks to user only: through responseURL when there
+// is one, else ephemerally in channel, else in the user's Home tab.
+func (a *Adapter) reportBlocks(ctx context.Context, responseURL, channel, user string, blocks []slack.Block) {
 	if responseURL != "" {
 		a.respond(ctx, responseURL, slack.ResponseTypeEphemeral, blocks)
 		return
@@ -110,7 +118,7 @@ func (a *Adapter) reportInteraction(ctx context.Context, responseURL, channel, u
 		a.publishHome(ctx, user)
 		return
 	}
-	err = a.call(ctx, "chat.postEphemeral", func(ctx context.Context) error {
+	err := a.call(ctx, "chat.postEphemeral", func(ctx context.Context) error {
 		_, err := a.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(blocksFallback(blocks), false))
 		return err
 	})

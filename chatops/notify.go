@@ -133,10 +133,15 @@ func (t *auditThreads) put(id, ts string) {
 }
 
 // postAudit posts one event line to the audit channel, in its command's
-// thread (the first event of a command starts it).
+// thread (the first event of a command starts it), with the buttons the
+// event earns (offers.go).
 func (a *Adapter) postAudit(ctx context.Context, seq uint64, ev core.Event) {
 	text := auditLine(seq, ev)
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
+	if offers := offerBlocks(ev, a.core.Snapshot()); len(offers) > 0 {
+		blocks := append([]slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}, offers...)
+		opts = append(opts, slack.MsgOptionBlocks(blocks...))
+	}
 	thread := ""
 	if ev.CommandID != "" {
 		thread = a.audit.get(ev.CommandID)
@@ -216,7 +221,7 @@ func (a *Adapter) uploadBundle(ctx context.Context, ev core.Event) {
 	err = a.call(ctx, "files.upload", func(ctx context.Context) error {
 		_, err := a.api.UploadFileContext(ctx, slack.UploadFileParameters{
 			File: ev.Bundle.Path, FileSize: int(st.Size()), Filename: filepath.Base(ev.Bundle.Path),
-			Title: "support bundle " + ev.Target, Channel: req.channel, InitialComment: comment,
+			Title: "support bundle " + ev.Target, Channel: req.channel, InitialComment: comment, ThreadTimestamp: req.thread,
 		})
 		return err
 	})
