@@ -129,3 +129,61 @@ func TestServer_InjectedFailures(t *testing.T) {
 		t.Fatalf("recorded %d calls, want 3", n)
 	}
 }
+
+func TestServer_HistoryPagesAndMetadata(t *testing.T) {
+	t.Parallel()
+	s := Start()
+	defer s.Close()
+	c := newClient(s)
+	ctx := context.Background()
+	for i := range 5 {
+		md := slack.SlackMetadata{EventType: "t", EventPayload: map[string]any{"n": float64(i)}}
+		if _, _, err := c.PostMessageContext(ctx, "C1", slack.MsgOptionText("m", false), slack.MsgOptionMetadata(md)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.PostAs("C1", "U0OTHER", "not the bot", nil)
+	var got []float64
+	var authors []string
+	cursor := ""
+	for page := 0; ; page++ {
+		resp, err := c.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: "C1", Limit: 2, Cursor: cursor, IncludeAllMetadata: true})
+		if err != nil || page > 5 {
+			t.Fatalf("page %d: %v", page, err)
+		}
+		for _, m := range resp.Messages {
+			authors = append(authors, m.User)
+			if n, ok := m.Metadata.EventPayload["n"].(float64); ok {
+				got = append(got, n)
+			}
+		}
+		if !resp.HasMore {
+			break
+		}
+		cursor = resp.ResponseMetaData.NextCursor
+	}
+	if len(authors) != 6 || authors[0] != "U0OTHER" || authors[1] != BotUserID {
+		t.Fatalf("authors newest first = %v", authors)
+	}
+	if len(got) != 5 || got[0] != 4 || got[4] != 0 {
+		t.Fatalf("metadata newest first = %v", got)
+	}
+	resp, err := c.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: "C1"})
+	if err != nil || resp.Messages[1].Metadata.EventType != "" {
+		t.Fatalf("metadata returned without include_all_metadata: %+v %v", resp.Messages[1].Metadata, err)
+	}
+}
+
+func TestServer_AppsConnectionsOpenNeedsAppToken(t *testing.T) {
+	t.Parallel()
+	s := Start()
+	defer s.Close()
+	s.Token, s.AppToken = "xoxb-test", "xapp-test"
+	if _, _, err := slack.New("xoxb-test", slack.OptionAPIURL(s.URL()), slack.OptionAppLevelToken("xoxb-test")).StartSocketModeContext(context.Background()); err == nil {
+		t.Fatal("bot token opened a socket mode connection")
+	}
+	_, u, err := slack.New("xoxb-test", slack.OptionAPIURL(s.URL()), slack.OptionAppLevelToken("xapp-test")).StartSocketModeContext(context.Background())
+	if err != nil || !strings.HasPrefix(u, "ws://127.0.0.1") {
+		t.Fatalf("open = %q %v", u, err)
+	}
+}
