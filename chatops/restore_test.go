@@ -168,10 +168,8 @@ func TestHome_RefreshedOnNoticesAndClickAnswered(t *testing.T) {
 
 	// A viewer's Home click is denied, and the denial shows in their tab.
 	h.command("U0OPERATOR", "C0OPS", "start beta --mode live")
-	ch := h.engine.Snapshot().Challenges
-	if len(ch) != 1 {
-		t.Fatalf("open challenges = %d", len(ch))
-	}
+	var ch []core.Challenge
+	h.waitFor("beta's challenge", func() bool { ch = h.engine.Snapshot().Challenges; return len(ch) == 1 })
 	c = fakeslack.Click{TeamID: "T0", UserID: "U0VIEWER", ActionID: actionConfirm, Value: ch[0].ID, TriggerID: "trig-v", HomeViewID: "V-v"}
 	resp, err = h.sender.Interaction(t.Context(), c.JSON())
 	readReply(t, resp, err, time.Now())
