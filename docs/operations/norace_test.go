@@ -1,0 +1,5 @@
+//go:build !race
+
+package operations
+
+const raceEnabled = false
