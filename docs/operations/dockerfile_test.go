@@ -34,7 +34,10 @@ func parseDockerfile(text string) []stage {
 		in := instruction{Cmd: strings.ToUpper(cmd), Args: strings.TrimSpace(args)}
 		if in.Cmd == "FROM" {
 			f := strings.Fields(in.Args)
-			s := stage{Image: f[0]}
+			var s stage
+			if len(f) > 0 {
+				s.Image = f[0]
+			}
 			if len(f) == 3 && strings.EqualFold(f[1], "AS") {
 				s.Name = f[2]
 			}
@@ -76,6 +79,19 @@ func TestParseDockerfile(t *testing.T) {
 	if len(st) != 2 || st[0].Name != "b" || st[0].all("RUN")[0] != "x y" || st[1].Image != "c" || st[1].all("USER")[0] != "1" {
 		t.Fatalf("parsed %+v", st)
 	}
+}
+
+func FuzzParseDockerfile(f *testing.F) {
+	f.Add("FROM a AS b\nRUN x \\\n y\nFROM c\nUSER 1\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, s := range parseDockerfile(text) {
+			for _, in := range s.Body {
+				if in.Cmd == "FROM" || strings.Contains(in.Cmd, " ") {
+					t.Fatalf("instruction %+v in a stage body", in)
+				}
+			}
+		}
+	})
 }
 
 func TestDockerfile_Properties(t *testing.T) {
