@@ -61,12 +61,12 @@ func (e *Engine) Confirm(ctx context.Context, req ConfirmRequest) (Outcome, erro
 	if !actorPattern(req.Actor) || strings.TrimSpace(req.Reason) == "" {
 		return Outcome{}, fmt.Errorf("%w: a confirm needs an actor and a reason", ErrInvalidCommand)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	ch := e.state().challenge(req.ChallengeID)
 	if ch == nil {
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownChallenge, req.ChallengeID)
 	}
+	defer e.lockFor(&ch.Command)()
+	ch = e.state().challenge(ch.ID) // as it is now that nothing else can change it
 	now := e.now()
 	if ch.State == ChallengeOpen && now.After(ch.ExpiresAt) {
 		e.expire(ctx, ch)
@@ -196,12 +196,12 @@ func (e *Engine) Reject(ctx context.Context, req RejectRequest) (Outcome, error)
 	if !actorPattern(req.Actor) || strings.TrimSpace(req.Reason) == "" {
 		return Outcome{}, fmt.Errorf("%w: a reject needs an actor and a reason", ErrInvalidCommand)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	ch := e.state().challenge(req.ChallengeID)
 	if ch == nil {
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownChallenge, req.ChallengeID)
 	}
+	defer e.lockFor(&ch.Command)()
+	ch = e.state().challenge(ch.ID)
 	if ch.State == ChallengeOpen && e.now().After(ch.ExpiresAt) {
 		e.expire(ctx, ch)
 		ch = e.state().challenge(ch.ID)

@@ -19,7 +19,17 @@
 // by the state's gen (index.go). The engine publishes each successor
 // through an atomic pointer, so readers (Snapshot, Challenge, Outcome,
 // MayApprove, Allowed) take no lock and always see the state after some
-// applied event, never half of a change.
+// ledger prefix, never half of a change.
+//
+// Writers (concurrency.go) run concurrently on different targets: a
+// command, confirm or reject holds the fleet lock shared plus its bot's
+// (or group's, or global's) lock from check to recorded result; fleet-wide
+// changes (safety, gates, kill-switch, overrides, monitoring, group/global
+// fan-outs, Tick's fleet work) hold the fleet lock exclusively, so the
+// re-check at execution still holds. A command_id is reserved before any
+// lock, so concurrent duplicates get one effect. Appends run concurrently
+// and the ledger commits them in groups; a sequencer applies the recorded
+// events in ledger order, so the memory, the notices and a replay agree.
 //
 // A command walks: validate (validate.go, against the command schema) ->
 // idempotency (seen command_id: original outcome, no effect) -> intent

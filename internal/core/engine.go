@@ -69,12 +69,28 @@ type Deps struct {
 // write, see state) and Snapshot, Challenge, Outcome, MayApprove, Allowed,
 // Roles and Environment read the latest published one, so they answer at
 // once even while a command waits on a slow driver, and what they show is
-// always the state after some applied event, never half of a change.
+// always the state after some ledger prefix, never half of a change.
 //
-// Changes are serialised by one lock held across checks, the driver call
-// and the recording of the result, so a safety change can never slip
-// between a check and the effect it guards. Driver calls are bounded by
-// DriverTimeout.
+// Writes are concurrent across targets and serialised where they
+// interact (locks in concurrency.go):
+//   - A command, confirm or reject on one bot (or one group or "global"
+//     for ops that change no fleet state) holds the fleet lock shared and
+//     that target's lock from its check to its recorded result: commands
+//     on different bots overlap, commands on one bot run one at a time.
+//   - Fleet-wide changes — SetSafety, SetGates, kill-switch set/release,
+//     gate overrides, monitoring disable, group and global fan-outs and
+//     Tick's override expiry and staleness — hold the fleet
+//     lock exclusively, so they wait for commands in flight and a safety
+//     change can never slip between a check and the effect it guards.
+//     Refreshes that change no effective status take no fleet lock.
+//   - A command_id is reserved before any lock is taken; a concurrent
+//     duplicate (whatever its target) waits for the original and gets its
+//     outcome, so it has exactly one effect.
+//   - Ledger appends are issued concurrently (so the ledger commits them in
+//     groups); a sequencer applies and announces the recorded events in
+//     ledger order, and record returns once its event is applied.
+//
+// Driver calls are bounded by DriverTimeout.
 type Engine struct {
 	cfg   Config
 	deps  Deps
@@ -82,7 +98,7 @@ type Engine struct {
 	m     *metrics
 	valid *validator
 
-	mu  sync.Mutex
+	lk  *locks
 	cur atomic.Pointer[state] // the published state; see state
 
 	subMu sync.Mutex
@@ -113,7 +129,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, deps: deps, log: deps.Logger, valid: v, subs: map[int]*subscriber{}}
+	e := &Engine{cfg: cfg, deps: deps, log: deps.Logger, valid: v, subs: map[int]*subscriber{}, lk: newLocks(cfg)}
 	e.cur.Store(newState(cfg))
 	if e.m, err = newMetrics(deps.Registerer); err != nil {
 		return nil, err
@@ -121,8 +137,6 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if err := e.replay(ctx); err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	if err := e.recover(ctx); err != nil {
 		return nil, err
 	}
@@ -182,7 +196,10 @@ func (e *Engine) runbook(key string) string {
 
 // record appends ev to the ledger and, only once it is durable, applies
 // it to the in-memory state (the same apply the replay uses, so replaying
-// the ledger reproduces the state) and announces it. Callers hold e.mu.
+// the ledger reproduces the state) and announces it. Appends of concurrent
+// callers run concurrently; the sequencer applies and announces them in
+// ledger order, and record returns once ev is applied. Callers hold the
+// locks (see lockFor) that keep the state ev depends on from changing.
 func (e *Engine) record(ctx context.Context, ev *Event) (uint64, error) {
 	ev.SchemaVersion = SchemaVersion
 	ev.Environment = e.cfg.Environment
@@ -193,14 +210,14 @@ func (e *Engine) record(ctx context.Context, ev *Event) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", ev.Type, err)
 	}
+	t := e.ticket()
 	start := time.Now()
 	rc, err := e.deps.Auditor.Append(ctx, b)
 	e.m.appendSeconds.Observe(time.Since(start).Seconds())
+	e.land(t, rc.Seq, err == nil, ev, b)
 	if err != nil {
 		return 0, fmt.Errorf("record %s: %w", ev.Type, err)
 	}
-	e.commit(e.state().apply(rc.Seq, ev))
-	e.publish(Notice{Seq: rc.Seq, EventType: ev.Type, Event: b})
 	return rc.Seq, nil
 }
 
@@ -208,7 +225,8 @@ func (e *Engine) record(ctx context.Context, ev *Event) (uint64, error) {
 // without any lock: it never changes.
 func (e *Engine) state() *state { return e.cur.Load() }
 
-// commit publishes n, the successor of the current state.
+// commit publishes n, the successor of the current state. Callers hold
+// applyMu (or are New, before the engine is shared).
 func (e *Engine) commit(n *state) {
 	e.cur.Store(n)
 	e.m.setBots(n)
@@ -217,6 +235,8 @@ func (e *Engine) commit(n *state) {
 // mutate publishes a successor of the current state edited by fn: changes
 // that are not events (a refreshed safety or gate report).
 func (e *Engine) mutate(fn func(n *state)) {
+	e.lk.applyMu.Lock()
+	defer e.lk.applyMu.Unlock()
 	n := e.state().next()
 	fn(n)
 	e.commit(n)
@@ -234,5 +254,7 @@ func (e *Engine) recordUnaudited(ev *Event, cause error) {
 	e.log.Error().Err(cause).RawJSON("event", b).Str("event_type", ev.Type).
 		Msg("UNAUDITED: safety-increasing effect applied without a ledger record")
 	e.m.unaudited.Inc()
+	e.lk.applyMu.Lock()
+	defer e.lk.applyMu.Unlock()
 	e.commit(e.state().apply(0, ev))
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // execute carries out an authorised command and records its effects and
-// result. Callers hold e.mu and have run check.
+// result. Callers hold the locks lockFor(r.cmd) takes and have run check.
 func (e *Engine) execute(ctx context.Context, r *run, now time.Time) Outcome {
 	cmd := r.cmd
 	switch cmd.Op {

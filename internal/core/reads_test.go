@@ -101,3 +101,115 @@ func TestReads_DoNotWaitForDriver(t *testing.T) {
 		t.Fatalf("start after release: %+v", o)
 	}
 }
+
+// gatedEngine builds an engine whose alpha and beta share a driver that
+// blocks Start on alpha until released; beta starts at once.
+func gatedEngine(t *testing.T) (*coretest.Harness, *gatedDriver) {
+	t.Helper()
+	d := newGatedDriver()
+	h := coretest.NewEngine(t, coretest.WithConfig(func(c *core.Config) {
+		c.Bots = []core.BotConfig{{ID: "alpha", Group: "majors", Driver: d}, {ID: "beta", Group: "majors", Driver: d.Driver}}
+	}))
+	h.Healthy()
+	return h, d
+}
+
+// Commands on different bots overlap; commands on the same bot wait.
+func TestSubmit_ConcurrentAcrossBotsSerialPerBot(t *testing.T) {
+	h, d := gatedEngine(t)
+	alpha := make(chan core.Outcome, 1)
+	go func() {
+		alpha <- h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	}()
+	<-d.entered
+	within(t, "start on beta", 5*time.Second, func() {
+		if o := h.Submit(h.Cmd(coretest.Operator, "beta", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusApplied {
+			t.Errorf("beta: %+v", o)
+		}
+	})
+	stop := make(chan core.Outcome, 1)
+	go func() { stop <- h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStop, core.Params{})) }()
+	select {
+	case o := <-stop:
+		t.Fatalf("stop on alpha ran while alpha's start was in flight: %+v", o)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(d.release)
+	if o := <-alpha; o.Status != core.StatusApplied {
+		t.Fatalf("alpha start: %+v", o)
+	}
+	if o := <-stop; o.Status != core.StatusApplied || o.From != lifecycle.RunningPaper {
+		t.Fatalf("stop after the start: %+v", o)
+	}
+	h.ValidateEvents()
+}
+
+// A safety change waits for a command in flight, so it never slips between
+// that command's check and its effect; commands after it see it.
+func TestSetSafety_WaitsForCommandInFlight(t *testing.T) {
+	h, d := gatedEngine(t)
+	alpha := make(chan core.Outcome, 1)
+	go func() {
+		alpha <- h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	}()
+	<-d.entered
+	safe := make(chan struct{})
+	go func() { h.SetSafety(core.SafetySafe); close(safe) }()
+	select {
+	case <-safe:
+		t.Fatal("safety changed while a start it would have denied was between check and effect")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(d.release)
+	<-safe
+	if o := <-alpha; o.Status != core.StatusApplied {
+		t.Fatalf("alpha start: %+v", o)
+	}
+	var applied, safety uint64
+	for i, ev := range h.Events() {
+		switch {
+		case ev.Type == core.EvApplied && ev.Target == "alpha":
+			applied = uint64(i + 1)
+		case ev.Type == core.EvSafety && ev.Safety.Mode == core.SafetySafe:
+			safety = uint64(i + 1)
+		}
+	}
+	if applied == 0 || safety < applied {
+		t.Fatalf("safety SAFE at seq %d, alpha's start applied at seq %d", safety, applied)
+	}
+	if o := h.Submit(h.Cmd(coretest.Operator, "beta", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Reason != core.ReasonSafety {
+		t.Fatalf("start after SAFE: %+v", o)
+	}
+}
+
+// The same command_id sent for two different bots at once has one effect.
+func TestSubmit_ConcurrentDuplicatesAcrossBots(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	base := h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})
+	const n = 16
+	outs := make([]core.Outcome, 2*n)
+	var wg sync.WaitGroup
+	for i := range 2 * n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := base
+			if i%2 == 1 {
+				cmd.Target = "beta"
+			}
+			outs[i] = h.Submit(cmd)
+		}()
+	}
+	wg.Wait()
+	originals := 0
+	for _, o := range outs {
+		if !o.Duplicate {
+			originals++
+		}
+	}
+	if originals != 1 || len(h.Driver.CallsTo("Start")) != 1 || len(h.EventsOf(core.EvRequested)) != 1 {
+		t.Fatalf("%d originals, %d starts, %d intents; want 1 each", originals, len(h.Driver.CallsTo("Start")), len(h.EventsOf(core.EvRequested)))
+	}
+	h.ValidateEvents()
+}

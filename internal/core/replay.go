@@ -31,7 +31,8 @@ func (e *Engine) replay(ctx context.Context) error {
 
 // recover settles what the replay found unfinished: commands interrupted
 // between intent and result, challenges that expired while the service
-// was down, and bots never initialised. Callers hold e.mu.
+// was down, and bots never initialised. New runs it before the engine is
+// shared.
 func (e *Engine) recover(ctx context.Context) error {
 	st := e.state()
 	pend := make([]pendingCmd, 0, len(st.idx.pending))

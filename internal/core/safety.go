@@ -22,9 +22,13 @@ func (e *Engine) SetSafety(ctx context.Context, doc SafetyDoc) error {
 	if err := e.valid.v.Validate(contracts.SafetyState, b); err != nil {
 		return fmt.Errorf("safety doc: %w", err)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	now := e.now()
+	if e.refreshSafety(doc, now) {
+		return nil
+	}
+	e.lk.fleet.Lock()
+	defer e.lk.fleet.Unlock()
+	now = e.now()
 	mode := doc.Mode
 	if safetyStale(doc, now) {
 		mode = SafetyUnknown
@@ -43,6 +47,26 @@ func (e *Engine) SetSafety(ctx context.Context, doc SafetyDoc) error {
 	}
 	e.setSafetyDoc(doc)
 	return nil
+}
+
+// refreshSafety keeps doc as the last report, without the fleet lock, if
+// it leaves the effective mode as it is (a refresh changes nothing a
+// check depends on). It reports whether it did.
+func (e *Engine) refreshSafety(doc SafetyDoc, now time.Time) bool {
+	mode := doc.Mode
+	if safetyStale(doc, now) {
+		mode = SafetyUnknown
+	}
+	e.lk.applyMu.Lock()
+	defer e.lk.applyMu.Unlock()
+	st := e.state()
+	if mode != st.effectiveSafety(now) || mode != st.safety.effective {
+		return false
+	}
+	n := st.next()
+	n.safety.doc = doc
+	e.commit(n)
+	return true
 }
 
 // setSafetyDoc keeps doc as the last safety report (not an event).
@@ -75,8 +99,11 @@ func (e *Engine) SetGates(ctx context.Context, doc GatesDoc) error {
 	if err := e.valid.v.Validate(contracts.GateResults, b); err != nil {
 		return fmt.Errorf("gates doc: %w", err)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	if e.refreshGates(doc, e.now()) {
+		return nil
+	}
+	e.lk.fleet.Lock()
+	defer e.lk.fleet.Unlock()
 	now := e.now()
 	for _, r := range doc.Results {
 		if err := e.setGate(ctx, r, doc.Source, now); err != nil {
@@ -111,6 +138,31 @@ func (e *Engine) setGate(ctx context.Context, r GateResult, source string, now t
 		e.setGateReport(k, r, e.state().gates[k].source)
 	}
 	return err
+}
+
+// refreshGates keeps every result of doc as its gate's last report,
+// without the fleet lock, if none changes a gate's effective status. It
+// reports whether it did (all or nothing).
+func (e *Engine) refreshGates(doc GatesDoc, now time.Time) bool {
+	e.lk.applyMu.Lock()
+	defer e.lk.applyMu.Unlock()
+	n := e.state().next()
+	for _, r := range doc.Results {
+		k := gateKey{r.Gate, r.Scope}
+		g := n.gates[k]
+		status := r.Status
+		if gateStale(r, now) {
+			status = GateUnknown
+		}
+		if g == nil || g.effective != status {
+			return false
+		}
+		c := *g
+		c.res, c.source = r, doc.Source
+		n.withGate(k, c)
+	}
+	e.commit(n)
+	return true
 }
 
 // setGateReport keeps r as the last report of gate k (not an event).

@@ -17,15 +17,20 @@ type run struct {
 // is recorded first, then the command is denied, challenged (dangerous
 // ops) or executed, and the result is recorded; a command_id seen before
 // returns its recorded outcome with Duplicate set and has no effect.
+//
+// Commands on different targets run concurrently; commands on the same
+// bot, group or "global" one at a time; fleet-wide changes alone (see
+// lockFor). A duplicate of a command still running waits for it.
 func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 	if err := e.valid.validateCommand(&cmd); err != nil {
 		return Outcome{}, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if o, seen := e.seen(cmd.CommandID); seen {
+	release, o, seen := e.reserve(cmd.CommandID)
+	if seen {
 		return e.duplicate(ctx, &cmd, o), nil
 	}
+	defer release()
+	defer e.lockFor(&cmd)()
 	now := e.now()
 	r := &run{cmd: &cmd}
 	ev := e.commandEvent(EvRequested, &cmd)
@@ -54,6 +59,7 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 
 // seen returns the recorded outcome of a command_id, if it was ever
 // requested (including one whose result never made it to the ledger).
+// Callers hold applyMu.
 func (e *Engine) seen(id string) (Outcome, bool) {
 	st := e.state()
 	if o, ok := st.outcome(id); ok {

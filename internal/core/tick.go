@@ -16,35 +16,77 @@ import (
 // running whose driver reports it not alive to ERROR. Nothing here ever
 // moves a bot into RUNNING. Call it every second or so.
 //
-// Driver status polls run outside the engine lock, so a slow driver never
-// holds up commands (a fleet stop must not wait for a status poll); a
-// result is applied only if the bot's state did not change meanwhile.
+// Each part takes only the locks it needs, so Tick never holds up
+// commands on other bots: a challenge expires under its command's lock;
+// overrides and stale data are recorded under the exclusive fleet lock,
+// taken only when something is due; driver status polls run with no lock
+// at all (a fleet stop must not wait for a status poll), and a result is
+// applied under its bot's lock only if the bot is not busy with a command
+// and its state did not change meanwhile.
 func (e *Engine) Tick(ctx context.Context) {
-	e.mu.Lock()
-	now := e.now()
 	for _, ch := range e.state().openChallenges() {
-		if now.After(ch.ExpiresAt) {
-			e.expire(ctx, ch)
+		if e.now().After(ch.ExpiresAt) {
+			e.expireDue(ctx, ch)
 		}
 	}
-	e.expireOverrides(ctx, now)
-	e.staleness(ctx, now)
+	if e.fleetWorkDue(e.now()) {
+		e.lk.fleet.Lock()
+		now := e.now()
+		e.expireOverrides(ctx, now)
+		e.staleness(ctx, now)
+		e.lk.fleet.Unlock()
+	}
 	polls := e.pollsDue()
-	e.mu.Unlock()
-
 	for i := range polls {
 		dctx, cancel := e.bounded(ctx)
 		polls[i].status, polls[i].err = polls[i].driver.Status(dctx, polls[i].bot)
 		cancel()
 	}
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now = e.now()
 	for _, p := range polls {
-		if b := e.state().bot(p.bot); b.state == p.state {
-			e.reconcile(ctx, b, p, now)
+		e.reconcileIdle(ctx, p)
+	}
+}
+
+// expireDue expires ch under its command's locks if it is still open.
+func (e *Engine) expireDue(ctx context.Context, ch *Challenge) {
+	defer e.lockFor(&ch.Command)()
+	if ch = e.state().challenge(ch.ID); ch.State == ChallengeOpen && e.now().After(ch.ExpiresAt) {
+		e.expire(ctx, ch)
+	}
+}
+
+// fleetWorkDue reports whether an override expired or safety or a gate
+// went stale without that being recorded yet.
+func (e *Engine) fleetWorkDue(now time.Time) bool {
+	st := e.state()
+	for _, until := range st.overrides {
+		if !now.Before(until) {
+			return true
 		}
+	}
+	if st.effectiveSafety(now) != st.safety.effective {
+		return true
+	}
+	for _, g := range st.gates {
+		if gateStale(g.res, now) && g.effective != GateUnknown {
+			return true
+		}
+	}
+	return false
+}
+
+// reconcileIdle applies one poll result unless the bot is busy with a
+// command (its state is moving anyway: the next Tick looks again).
+func (e *Engine) reconcileIdle(ctx context.Context, p poll) {
+	e.lk.fleet.RLock()
+	defer e.lk.fleet.RUnlock()
+	m := e.lk.targets[p.bot]
+	if !m.TryLock() {
+		return
+	}
+	defer m.Unlock()
+	if b := e.state().bot(p.bot); b.state == p.state {
+		e.reconcile(ctx, b, p, e.now())
 	}
 }
 
@@ -57,7 +99,7 @@ type poll struct {
 	err    error
 }
 
-// pollsDue lists the bots whose driver Tick must ask. Callers hold e.mu.
+// pollsDue lists the bots whose driver Tick must ask.
 func (e *Engine) pollsDue() []poll {
 	var out []poll
 	for _, b := range e.state().bots {
@@ -115,7 +157,7 @@ func (e *Engine) staleness(ctx context.Context, now time.Time) {
 }
 
 // reconcile compares one bot's recorded state with what its driver said.
-// Callers hold e.mu.
+// Callers hold the fleet lock shared and the bot's lock.
 func (e *Engine) reconcile(ctx context.Context, b *botState, p poll, now time.Time) {
 	st := p.status
 	if p.err != nil {
