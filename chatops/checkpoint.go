@@ -87,7 +87,7 @@ func (a *Adapter) export(ctx context.Context, sc slack.SlashCommand, req Request
 	var buf bytes.Buffer
 	note, err := a.ledger.Export(ctx, &buf, req.From, req.To)
 	if err != nil {
-		return errorBlocks("Ledger export failed: "+err.Error(), "Run `botwarden ledger export` on the host."+a.runbookHint("ledger-unavailable"), &s)
+		return errorBlocks("Ledger export failed: "+err.Error(), "Run `botwarden ledger export` on the host."+a.runbookHint("ledger_unavailable"), &s)
 	}
 	name := fmt.Sprintf("ledger-%s-%d-%d.jsonl", s.Environment, req.From, req.To)
 	err = a.call(ctx, "files.upload", func(ctx context.Context) error {

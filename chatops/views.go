@@ -149,7 +149,7 @@ func (a *Adapter) auditBlocks(ctx context.Context, sc slack.SlashCommand, req Re
 	case "audit head":
 		h, err := a.ledger.Head(ctx)
 		if err != nil {
-			return errorBlocks("Could not read the ledger head: "+err.Error(), a.runbookHint("ledger-unavailable"), &s)
+			return errorBlocks("Could not read the ledger head: "+err.Error(), a.runbookHint("ledger_unavailable"), &s)
 		}
 		text = fmt.Sprintf("*Ledger head*: size %d, root `%s`\n```%s```", h.Size, esc(h.Root), esc(string(h.Note)))
 	case "audit verify":
