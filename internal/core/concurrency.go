@@ -70,12 +70,12 @@ func (e *Engine) lockFor(cmd *Command) (unlock func()) {
 func (e *Engine) reserve(id string) (release func(), o Outcome, seen bool) {
 	for {
 		e.lk.applyMu.Lock()
-		if o, ok := e.seen(id); ok {
+		busy, running := e.lk.reserved[id]
+		if o, ok := e.seen(id); ok && !running {
 			e.lk.applyMu.Unlock()
 			return nil, o, true
 		}
-		busy, ok := e.lk.reserved[id]
-		if !ok {
+		if !running {
 			done := make(chan struct{})
 			e.lk.reserved[id] = done
 			e.lk.applyMu.Unlock()
