@@ -66,8 +66,12 @@ func (e *Engine) Confirm(ctx context.Context, req ConfirmRequest) (Outcome, erro
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownChallenge, req.ChallengeID)
 	}
 	defer e.lockFor(&ch.Command)()
+	defer e.supersedeDrifted(ctx, e.covered(&ch.Command))
 	ch = e.state().challenge(ch.ID) // as it is now that nothing else can change it
 	now := e.now()
+	if ch.State == ChallengeSuperseded {
+		return e.confirmSuperseded(ctx, ch, req.Actor), nil
+	}
 	if ch.State == ChallengeOpen && now.After(ch.ExpiresAt) {
 		e.expire(ctx, ch)
 		ch = e.state().challenge(ch.ID)
@@ -168,6 +172,16 @@ func (e *Engine) confirmDenied(ctx context.Context, ch *Challenge, actor string,
 	return o
 }
 
+// confirmSuperseded answers a confirm of a challenge that was already
+// superseded (proactively, when a precondition changed): the confirm is
+// recorded as denied, and the approver gets the command's outcome, which
+// says what changed — as if the confirm itself had found the change.
+func (e *Engine) confirmSuperseded(ctx context.Context, ch *Challenge, actor string) Outcome {
+	o := e.latestOutcome(ch.Command.CommandID)
+	e.confirmDenied(ctx, ch, actor, deny(ReasonSuperseded, "challenge %s was superseded at %s: %s", ch.ID, fmtTime(ch.EndedAt), o.Detail))
+	return o
+}
+
 // endChallenge records a dangerous_op.reject ending ch with reason.
 func (e *Engine) endChallenge(ctx context.Context, ch *Challenge, actor string, reason Reason, detail string) Outcome {
 	ev := e.commandEvent(EvReject, &ch.Command)
@@ -201,6 +215,7 @@ func (e *Engine) Reject(ctx context.Context, req RejectRequest) (Outcome, error)
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownChallenge, req.ChallengeID)
 	}
 	defer e.lockFor(&ch.Command)()
+	defer e.supersedeDrifted(ctx, e.covered(&ch.Command))
 	ch = e.state().challenge(ch.ID)
 	if ch.State == ChallengeOpen && e.now().After(ch.ExpiresAt) {
 		e.expire(ctx, ch)

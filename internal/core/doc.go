@@ -31,6 +31,11 @@
 // and the ledger commits them in groups; a sequencer applies the recorded
 // events in ledger order, so the memory, the notices and a replay agree.
 //
+// A challenge whose preconditions change (bot state, safety, kill-switch,
+// config version, gates) is ended as superseded at once by whoever made
+// the change, if its locks cover the challenge, or by the next Tick
+// (supersede.go); a late confirm gets the superseded outcome.
+//
 // A command walks: validate (validate.go, against the command schema) ->
 // idempotency (seen command_id: original outcome, no effect) -> intent
 // recorded -> checks (checks.go: environment, channel, policy, target,

@@ -28,6 +28,7 @@ func (e *Engine) SetSafety(ctx context.Context, doc SafetyDoc) error {
 	}
 	e.lk.fleet.Lock()
 	defer e.lk.fleet.Unlock()
+	defer e.supersedeDrifted(ctx, allChallenges)
 	now = e.now()
 	mode := doc.Mode
 	if safetyStale(doc, now) {
@@ -104,6 +105,7 @@ func (e *Engine) SetGates(ctx context.Context, doc GatesDoc) error {
 	}
 	e.lk.fleet.Lock()
 	defer e.lk.fleet.Unlock()
+	defer e.supersedeDrifted(ctx, allChallenges)
 	now := e.now()
 	for _, r := range doc.Results {
 		if err := e.setGate(ctx, r, doc.Source, now); err != nil {

@@ -31,6 +31,7 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 	}
 	defer release()
 	defer e.lockFor(&cmd)()
+	defer e.supersedeDrifted(ctx, e.covered(&cmd))
 	now := e.now()
 	r := &run{cmd: &cmd}
 	ev := e.commandEvent(EvRequested, &cmd)

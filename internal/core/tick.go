@@ -17,24 +17,26 @@ import (
 // moves a bot into RUNNING. Call it every second or so.
 //
 // Each part takes only the locks it needs, so Tick never holds up
-// commands on other bots: a challenge expires under its command's lock;
-// overrides and stale data are recorded under the exclusive fleet lock,
-// taken only when something is due; driver status polls run with no lock
+// commands on other bots: overrides and stale data are recorded under the
+// exclusive fleet lock, taken only when something is due; a challenge
+// that expired or whose preconditions changed (superseded) is ended under
+// its command's locks; driver status polls run with no lock
 // at all (a fleet stop must not wait for a status poll), and a result is
 // applied under its bot's lock only if the bot is not busy with a command
 // and its state did not change meanwhile.
 func (e *Engine) Tick(ctx context.Context) {
-	for _, ch := range e.state().openChallenges() {
-		if e.now().After(ch.ExpiresAt) {
-			e.expireDue(ctx, ch)
-		}
-	}
 	if e.fleetWorkDue(e.now()) {
 		e.lk.fleet.Lock()
 		now := e.now()
 		e.expireOverrides(ctx, now)
 		e.staleness(ctx, now)
 		e.lk.fleet.Unlock()
+	}
+	st := e.state()
+	for _, ch := range st.openChallenges() {
+		if e.unsettled(st, ch, e.now()) {
+			e.settle(ctx, ch)
+		}
 	}
 	polls := e.pollsDue()
 	for i := range polls {
@@ -44,14 +46,6 @@ func (e *Engine) Tick(ctx context.Context) {
 	}
 	for _, p := range polls {
 		e.reconcileIdle(ctx, p)
-	}
-}
-
-// expireDue expires ch under its command's locks if it is still open.
-func (e *Engine) expireDue(ctx context.Context, ch *Challenge) {
-	defer e.lockFor(&ch.Command)()
-	if ch = e.state().challenge(ch.ID); ch.State == ChallengeOpen && e.now().After(ch.ExpiresAt) {
-		e.expire(ctx, ch)
 	}
 }
 
@@ -87,6 +81,7 @@ func (e *Engine) reconcileIdle(ctx context.Context, p poll) {
 	defer m.Unlock()
 	if b := e.state().bot(p.bot); b.state == p.state {
 		e.reconcile(ctx, b, p, e.now())
+		e.supersedeDrifted(ctx, e.covered(&Command{Target: p.bot}))
 	}
 }
 
