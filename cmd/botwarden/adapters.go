@@ -43,9 +43,9 @@ func newAuditor(l *ledger.Log, reg prometheus.Registerer) *auditor {
 	}, func() float64 { return float64(l.Head().Size) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "botwarden_ledger_available",
-			Help: "1 while the last append to the audit ledger succeeded, 0 after a failure.",
+			Help: "1 while the audit ledger can take appends (as /readyz reports), 0 otherwise.",
 		}, func() float64 {
-			if a.failed.Load() {
+			if a.ready() != nil {
 				return 0
 			}
 			return 1
@@ -75,9 +75,12 @@ func (a *auditor) Replay(ctx context.Context, fn func(seq uint64, event []byte) 
 	return a.log.Scan(ctx, 1, fn)
 }
 
-// ready reports whether the ledger can take appends: the last append
-// succeeded. A failed one is retried by the next command, which clears it.
+// ready reports whether the ledger can take appends: it is open, healthy
+// and has its free-space reserve, and the last append did not fail.
 func (a *auditor) ready() error {
+	if err := a.log.Ready(); err != nil {
+		return err
+	}
 	if a.failed.Load() {
 		return errors.New("audit ledger unavailable: last append failed")
 	}

@@ -21,17 +21,21 @@ var demoConfig []byte
 // It never holds a secret value: secrets are named by environment
 // variable (`*_env`) or file (`*_file`) and read at start.
 type Config struct {
-	Environment string        `yaml:"environment"`
-	DataDir     string        `yaml:"data_dir"`
-	Listen      ListenConfig  `yaml:"listen"`
-	PolicyFile  string        `yaml:"policy_file"`
-	StopTimeout Duration      `yaml:"stop_timeout"`
-	Runbooks    string        `yaml:"runbook_base_url"`
-	Bots        []BotConfig   `yaml:"bots"`
-	Slack       SlackConfig   `yaml:"slack"`
-	Safety      SafetyConfig  `yaml:"safety"`
-	Demo        DemoConfig    `yaml:"demo"`
-	Bundles     BundlesConfig `yaml:"bundles"`
+	Environment string       `yaml:"environment"`
+	DataDir     string       `yaml:"data_dir"`
+	Listen      ListenConfig `yaml:"listen"`
+	PolicyFile  string       `yaml:"policy_file"`
+	StopTimeout Duration     `yaml:"stop_timeout"`
+	Runbooks    string       `yaml:"runbook_base_url"`
+	// LedgerReserveMB is the free space (MiB) the ledger keeps on its file
+	// system: below it appends are refused (dangerous ops with them) and
+	// /readyz turns false, before a full disk can corrupt anything.
+	LedgerReserveMB int           `yaml:"ledger_reserve_mb"`
+	Bots            []BotConfig   `yaml:"bots"`
+	Slack           SlackConfig   `yaml:"slack"`
+	Safety          SafetyConfig  `yaml:"safety"`
+	Demo            DemoConfig    `yaml:"demo"`
+	Bundles         BundlesConfig `yaml:"bundles"`
 	// Actions configures the outside systems non-bot operations run
 	// through (kill-switch push, gate override, monitoring disable, secret
 	// rotation, data ops): op name -> exec or http shape, see
@@ -157,6 +161,9 @@ func (c *Config) defaults() {
 	}
 	if c.Listen.Playground == "" {
 		c.Listen.Playground = "127.0.0.1:8090"
+	}
+	if c.LedgerReserveMB == 0 {
+		c.LedgerReserveMB = 64
 	}
 	if c.StopTimeout == 0 {
 		c.StopTimeout = Duration(30 * time.Second)

@@ -100,3 +100,37 @@ func TestCtl_DangerousFlowAndBundle(t *testing.T) {
 		t.Fatalf("bundle inspect: code %d, output %q", code, out)
 	}
 }
+
+// TestServe_LedgerUnavailable proves audit-first end to end: with the
+// ledger unable to append (its free-space reserve is larger than the
+// disk), /readyz is false, a start is refused with ledger_unavailable, and
+// a quarantine — safety-increasing — still runs.
+func TestServe_LedgerUnavailable(t *testing.T) {
+	dir := t.TempDir()
+	op := createToken(t, dir, "U0OPERATOR")
+	// While the ledger still works: initialise the bots and start beta.
+	addr, stop := startServe(t, dir, nil)
+	if out, code := runCLI(t, "ctl", "--url", "http://"+addr, "--token", op, "start", "beta", "--mode", "paper"); code != 0 {
+		t.Fatalf("paper start: code %d, output %q", code, out)
+	}
+	stop()
+	addr, stop = startServeWith(t, dir, nil, func(c *Config) { c.LedgerReserveMB = 1 << 30 })
+	defer stop()
+	url := "http://" + addr
+
+	if code, v := getJSON(t, url+"/readyz"); code != 503 || v["ready"] != false {
+		t.Fatalf("readyz with a full ledger disk = %d %v, want 503 not ready", code, v)
+	}
+	ctl := func(args ...string) (string, int) {
+		return runCLI(t, append([]string{"ctl", "--url", url, "--token", op}, args...)...)
+	}
+	out, code := ctl("start", "alpha", "--mode", "paper")
+	if code != exitDenied || !strings.Contains(out, "ledger_unavailable") {
+		t.Fatalf("start without a ledger: code %d, output %q; want denied ledger_unavailable", code, out)
+	}
+	// beta's simulated process died with the first service, so
+	// reconciliation has put it in ERROR; quarantine isolates it all the same.
+	if out, code := ctl("quarantine", "beta", "--reason", "disk full"); code != 0 || !strings.Contains(out, "QUARANTINED") {
+		t.Fatalf("quarantine without a ledger: code %d, output %q; want it to run, unaudited", code, out)
+	}
+}

@@ -21,9 +21,18 @@ import (
 // clean shutdown.
 func startServe(t *testing.T, dir string, getenv func(string) string) (string, func()) {
 	t.Helper()
+	return startServeWith(t, dir, getenv, nil)
+}
+
+// startServeWith is startServe with a chance to change the demo config.
+func startServeWith(t *testing.T, dir string, getenv func(string) string, edit func(*Config)) (string, func()) {
+	t.Helper()
 	cfg, err := loadConfig("")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
 	}
 	cfg.DataDir = dir
 	cfg.Listen.HTTP = "127.0.0.1:0"

@@ -65,8 +65,9 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 
 	var slackRef atomic.Pointer[chatops.Adapter]
 	l, err := ledger.Open(ctx, cfg.DataDir, ledger.Options{
-		Logger:      svc.log.With().Str("component", "ledger").Logger(),
-		Environment: cfg.Environment,
+		Logger:       svc.log.With().Str("component", "ledger").Logger(),
+		Environment:  cfg.Environment,
+		MinFreeBytes: uint64(cfg.LedgerReserveMB) << 20,
 		OnCheckpoint: func(note []byte) {
 			if a := slackRef.Load(); a != nil {
 				a.PostCheckpoint(note)
@@ -271,9 +272,11 @@ func (s *service) runLoops(ctx context.Context) <-chan struct{} {
 		})
 	}
 	if s.cfg.Demo.SafetyFeed {
-		run(func() {
-			runDemoFeed(ctx, s.engine, 10*time.Second, s.log.With().Str("component", "demo-feed").Logger())
-		})
+		// The first report is synchronous, so the demo is healthy by the
+		// time the banner says it is running.
+		feed := demoFeed{sink: s.engine, every: 10 * time.Second, log: s.log.With().Str("component", "demo-feed").Logger()}
+		feed.publish(ctx)
+		run(func() { feed.run(ctx) })
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
