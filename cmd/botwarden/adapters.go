@@ -57,7 +57,11 @@ func newAuditor(l *ledger.Log, reg prometheus.Registerer) *auditor {
 // as core.ErrAuditUnavailable so the core refuses dangerous operations.
 func (a *auditor) Append(ctx context.Context, event []byte) (core.Receipt, error) {
 	start := time.Now()
-	r, err := a.log.Append(ctx, event)
+	// An append, once asked for, is seen through: a caller that went away
+	// (a closed HTTP request) must not leave an event committed in the
+	// ledger that the core believes was never recorded. The ledger itself
+	// answers promptly when it cannot write.
+	r, err := a.log.Append(context.WithoutCancel(ctx), event)
 	a.latency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		if errors.Is(err, ledger.ErrUnavailable) {
