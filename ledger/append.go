@@ -2,21 +2,36 @@ package ledger
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
+// appendReq is one prepared entry waiting for its group commit. Everything
+// about it (seq, time, prev, chain hash, stored value, Merkle hashes) is
+// computed by its caller, in seq order, before it is queued: the committer
+// only writes.
 type appendReq struct {
-	event []byte
-	done  chan appendResult // buffered: the sequencer never blocks on it
+	seq     uint64
+	value   []byte      // encodeEntry(...)
+	hashes  []tlog.Hash // stored Merkle hashes from index StoredHashIndex(0, seq-1)
+	inline  [3]tlog.Hash
+	receipt Receipt
+	done    chan appendResult // buffered: the committer never blocks on it
 }
 
 type appendResult struct {
 	r   Receipt
 	err error
 }
+
+// lingerMax bounds how long the committer waits, after a commit, for the
+// writers it just answered to queue their next entries (see linger); it
+// never waits longer than half the last commit took.
+const lingerMax = time.Millisecond
 
 // Append durably records event and returns its receipt. It returns only
 // after the entry, its Merkle hashes and its predecessors are synced to
@@ -35,24 +50,25 @@ func (l *Log) Append(ctx context.Context, event []byte) (Receipt, error) {
 	if err := l.unavailable(); err != nil {
 		return Receipt{}, err
 	}
-	req := &appendReq{event: append([]byte(nil), event...), done: make(chan appendResult, 1)}
 	select {
-	case l.reqs <- req:
+	case l.slots <- struct{}{}:
 	case <-l.closing:
 		return Receipt{}, fmt.Errorf("append: %w: ledger closed", ErrUnavailable)
 	case <-ctx.Done():
 		return Receipt{}, ctx.Err()
 	}
+	req, err := l.enqueue(event)
+	if err != nil {
+		<-l.slots
+		return Receipt{}, err
+	}
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
 	select {
 	case res := <-req.done:
 		return res.r, res.err
-	case <-l.seqDone:
-		select {
-		case res := <-req.done:
-			return res.r, res.err
-		default:
-			return Receipt{}, fmt.Errorf("append: %w: ledger closed", ErrUnavailable)
-		}
 	case <-ctx.Done():
 		return Receipt{}, ctx.Err()
 	}
@@ -69,80 +85,165 @@ func (l *Log) unavailable() error {
 	return l.broken
 }
 
-// sequence is the only goroutine that writes entries: it owns the head,
-// drains every waiting append into one batch and commits it.
-func (l *Log) sequence() {
+// enqueue prepares event as the entry after the last queued one and
+// queues it. The hashing happens here, in the caller, so that it overlaps
+// the committer's sync of the previous batch.
+func (l *Log) enqueue(event []byte) (*appendReq, error) {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if l.stopped != nil {
+		return nil, l.stopped
+	}
+	seq := l.tail.Size + 1
+	t := l.opts.Now().UTC()
+	if t.Before(l.tail.Time) { // append times never go backwards
+		t = l.tail.Time
+	}
+	ns := t.UnixNano()
+	h := l.hasher.hash(seq, ns, l.tail.Hash[:], event)
+	r := &appendReq{seq: seq, value: encodeEntry(ns, l.tail.Hash, h, event), done: make(chan appendResult, 1)}
+	r.hashes = l.tree.pushStored(r.inline[:0], leafHash(h))
+	r.receipt = Receipt{Seq: seq, Hash: h}
+	l.tail = Head{Size: seq, Hash: h, Time: t}
+	l.queue = append(l.queue, r)
+	return r, nil
+}
+
+// commitLoop is the only goroutine that writes entries: it takes the
+// queued entries in order and commits them in synced transactions.
+func (l *Log) commitLoop() {
 	defer close(l.seqDone)
-	batch := make([]*appendReq, 0, l.opts.MaxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	want, took := 1, time.Duration(0)
 	for {
-		var first *appendReq
 		select {
-		case first = <-l.reqs:
 		case <-l.closing:
-			l.failPending()
+			l.stop(fmt.Errorf("append: %w: ledger closed", ErrUnavailable))
 			return
+		default:
 		}
-		batch = append(batch[:0], first)
-		size := len(first.event)
-	drain:
-		for len(batch) < l.opts.MaxBatch && size < maxBatchBytes {
+		if l.queued() == 0 {
 			select {
-			case r := <-l.reqs:
-				batch = append(batch, r)
-				size += len(r.event)
-			default:
-				break drain
+			case <-l.kick:
+			case <-l.closing:
+				continue
 			}
 		}
+		l.linger(timer, want, min(lingerMax, took/2))
+		batch, left := l.take()
+		if len(batch) == 0 {
+			continue
+		}
+		// The writers answered now, plus those still queued, are what the
+		// next batch can hold.
+		want = min(len(batch)+left, l.opts.MaxBatch)
+		start := time.Now()
 		l.commit(batch)
+		took = time.Since(start)
 	}
 }
 
-func (l *Log) failPending() {
-	for {
+// linger waits (at most max) until want entries are queued. With n
+// writers appending in a loop, the n just answered come back within
+// microseconds; committing the first one alone would split them into a
+// small and a large batch and halve throughput. A single writer
+// (want = 1) never waits.
+func (l *Log) linger(timer *time.Timer, want int, max time.Duration) {
+	if want <= 1 || max <= 0 || l.queued() >= want {
+		return
+	}
+	timer.Reset(max)
+	defer timer.Stop()
+	for l.queued() < want {
 		select {
-		case r := <-l.reqs:
-			r.done <- appendResult{err: fmt.Errorf("append: %w: ledger closed", ErrUnavailable)}
-		default:
+		case <-l.kick:
+		case <-timer.C:
+			return
+		case <-l.closing:
 			return
 		}
+	}
+}
+
+func (l *Log) queued() int {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	return len(l.queue)
+}
+
+// take removes the next batch from the queue, at most MaxBatch entries
+// and about maxBatchBytes (Badger caps a transaction's size), and says
+// how many stay queued.
+func (l *Log) take() ([]*appendReq, int) {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	n, size := 0, 0
+	for n < len(l.queue) && n < l.opts.MaxBatch && size < maxBatchBytes {
+		size += len(l.queue[n].value)
+		n++
+	}
+	batch := append([]*appendReq(nil), l.queue[:n]...)
+	l.queue = append(l.queue[:0], l.queue[n:]...)
+	return batch, len(l.queue)
+}
+
+// stop refuses every later append with err and fails the queued ones.
+func (l *Log) stop(err error) {
+	l.qmu.Lock()
+	l.stopped = err
+	q := l.queue
+	l.queue = nil
+	l.qmu.Unlock()
+	l.answer(q, err)
+}
+
+// answer wakes the waiters of reqs and frees their slots.
+func (l *Log) answer(reqs []*appendReq, err error) {
+	for _, r := range reqs {
+		if err != nil {
+			r.done <- appendResult{err: err}
+		} else {
+			r.done <- appendResult{r: r.receipt}
+		}
+		<-l.slots
 	}
 }
 
 // commit writes batch in one synced transaction and answers every waiter.
-// A failed commit marks the log broken: what reached the disk is unknown
-// until the database is reopened and recovered, so nothing more is
-// appended on top of a head that may be wrong.
+// A refusal before writing (disk nearly full, read-only) fails the batch
+// and everything queued after it, whose prev links point into it, and
+// rewinds the tail to the committed head. A failed commit marks the log
+// broken: what reached the disk is unknown until the database is reopened
+// and recovered, so nothing more is appended on top of a head that may be
+// wrong.
 func (l *Log) commit(batch []*appendReq) {
 	err := l.unavailable()
 	if err == nil {
 		err = checkWritable(l.dir, l.opts.MinFreeBytes)
 	}
 	if err != nil {
-		for _, r := range batch {
-			r.done <- appendResult{err: err}
-		}
+		l.answer(batch, err)
+		l.rewind(err)
 		return
 	}
 	head := l.Head()
-	next, receipts, err := l.write(head, batch)
+	next, err := l.write(head, batch)
 	if err != nil {
 		err = fmt.Errorf("append seq %d..%d: %w: %w", head.Size+1, head.Size+uint64(len(batch)), ErrUnavailable, err)
 		l.mu.Lock()
 		l.broken = err
 		l.mu.Unlock()
 		l.opts.Logger.Error().Err(err).Msg("ledger write failed; appends refused until reopened")
-		for _, r := range batch {
-			r.done <- appendResult{err: err}
-		}
+		l.answer(batch, err)
+		l.stop(err)
 		return
 	}
 	l.mu.Lock()
 	l.head = next
 	l.mu.Unlock()
-	for i, r := range batch {
-		r.done <- appendResult{r: receipts[i]}
-	}
+	l.commits.Add(1)
+	l.answer(batch, nil)
 	if next.Size-l.latestSize() >= l.opts.CheckpointEvery {
 		select {
 		case l.cpKick <- struct{}{}:
@@ -151,49 +252,82 @@ func (l *Log) commit(batch []*appendReq) {
 	}
 }
 
-// write stores the entries and their Merkle hashes in one synced
-// transaction and returns the new head.
-func (l *Log) write(head Head, batch []*appendReq) (Head, []Receipt, error) {
-	receipts := make([]Receipt, len(batch))
-	err := l.db.Update(func(txn *badger.Txn) error {
-		hr := txnHashReader{txn: txn, pending: make(map[int64]tlog.Hash, 3*len(batch))}
-		for i, r := range batch {
-			seq := head.Size + 1
-			t := l.opts.Now().UTC()
-			if t.Before(head.Time) { // append times never go backwards
-				t = head.Time
-			}
-			h := ChainHash(seq, t.UnixNano(), head.Hash, r.event)
-			if err := txn.Set(key(prefixEntry, seq), encodeEntry(t.UnixNano(), head.Hash, h, r.event)); err != nil {
-				return err
-			}
-			if err := storeHashes(txn, hr, seq, h); err != nil {
-				return err
-			}
-			head.Size, head.Hash, head.Time = seq, h, t
-			receipts[i] = Receipt{Seq: seq, Hash: h}
-		}
-		root, err := tlog.TreeHash(int64(head.Size), hr)
-		head.Root = root
-		return err
-	})
-	return head, receipts, err
+// rewind fails the queued entries with err and resets the tail (seq,
+// prev, Merkle edge) to the committed head.
+func (l *Log) rewind(err error) {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	l.answer(l.queue, err)
+	l.queue = nil
+	head := l.Head()
+	tree, terr := l.loadTree(head.Size)
+	if terr != nil {
+		terr = fmt.Errorf("append: %w: reload Merkle edge at %d: %w", ErrUnavailable, head.Size, terr)
+		l.mu.Lock()
+		l.broken = terr
+		l.mu.Unlock()
+		l.stopped = terr
+		return
+	}
+	l.tail, l.tree = head, tree
 }
 
-// storeHashes adds the Merkle hashes that leaf seq completes.
-func storeHashes(txn *badger.Txn, hr txnHashReader, seq uint64, chain [32]byte) error {
-	n := int64(seq - 1)
-	hashes, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(chain[:]), hr)
+// loadTree returns the Merkle edge (complete subtrees) of the first size
+// entries, read from the store.
+func (l *Log) loadTree(size uint64) (compactRange, error) {
+	var c compactRange
+	err := l.db.View(func(txn *badger.Txn) error {
+		var err error
+		c, err = treeAt(txn, size)
+		return err
+	})
+	return c, err
+}
+
+func treeAt(txn *badger.Txn, size uint64) (compactRange, error) {
+	nodes := prefixNodes(int64(size))
+	idx := make([]int64, len(nodes))
+	for i, nd := range nodes {
+		idx[i] = tlog.StoredHashIndex(nd.level, nd.index)
+	}
+	hashes, err := txnHashReader{txn: txn}.ReadHashes(idx)
 	if err != nil {
-		return fmt.Errorf("merkle hashes for seq %d: %w", seq, err)
+		return compactRange{}, err
 	}
-	base := tlog.StoredHashIndex(0, n)
-	for j, h := range hashes {
-		idx := base + int64(j)
-		hr.pending[idx] = h
-		if err := txn.Set(key(prefixHash, uint64(idx)), append([]byte(nil), h[:]...)); err != nil {
-			return err
+	for i := range nodes {
+		nodes[i].hash = hashes[i]
+	}
+	return compactRange{nodes: nodes, n: int64(size)}, nil
+}
+
+// write stores the prepared entries and their Merkle hashes in one synced
+// transaction and returns the new head.
+func (l *Log) write(head Head, batch []*appendReq) (Head, error) {
+	err := l.db.Update(func(txn *badger.Txn) error {
+		hr := txnHashReader{txn: txn, pending: make(map[int64]tlog.Hash, 3*len(batch))}
+		keys := make([]byte, 0, 9*4*len(batch)) // one allocation for the batch's keys
+		for _, r := range batch {
+			keys = appendKey(keys, prefixEntry, r.seq)
+			if err := txn.Set(keys[len(keys)-9:], r.value); err != nil {
+				return err
+			}
+			base := tlog.StoredHashIndex(0, int64(r.seq-1))
+			for j := range r.hashes {
+				idx := base + int64(j)
+				hr.pending[idx] = r.hashes[j]
+				keys = appendKey(keys, prefixHash, uint64(idx))
+				if err := txn.Set(keys[len(keys)-9:], r.hashes[j][:]); err != nil {
+					return err
+				}
+			}
 		}
-	}
-	return nil
+		last := batch[len(batch)-1]
+		root, err := tlog.TreeHash(int64(last.seq), hr)
+		if err != nil {
+			return fmt.Errorf("merkle root at size %d: %w", last.seq, err)
+		}
+		head = Head{Size: last.seq, Root: root, Hash: last.receipt.Hash, Time: time.Unix(0, int64(binary.BigEndian.Uint64(last.value))).UTC()}
+		return nil
+	})
+	return head, err
 }

@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -37,26 +39,6 @@ func benchOpen(b *testing.B, dir string) *Log {
 		b.Fatal(err)
 	}
 	return l
-}
-
-// fill appends n events from 64 writers.
-func fill(b *testing.B, l *Log, n int) {
-	b.Helper()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < 64; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)); i <= n; i = int(next.Add(1)) {
-				if _, err := l.Append(context.Background(), benchEvent(i)); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 func BenchmarkAppend(b *testing.B) {
@@ -95,6 +77,7 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+			b.ReportMetric(float64(b.N)/float64(l.commits.Load()), "entries/commit")
 		})
 	}
 }
@@ -150,12 +133,29 @@ func sharedLedger(b *testing.B, n int) string {
 	if d, ok := shared.dirs[n]; ok {
 		return d
 	}
+	if keep := os.Getenv("BOTWARDEN_BENCH_KEEP"); keep != "" { // reuse across runs (development)
+		dir := filepath.Join(keep, fmt.Sprintf("ledger-%d", n))
+		if l, err := Open(context.Background(), dir, Options{}); err == nil {
+			size := l.Head().Size
+			l.Close()
+			if size == uint64(n) {
+				return dir
+			}
+		}
+		os.RemoveAll(dir)
+		l := benchOpen(b, dir)
+		buildLedger(b, l, n)
+		if err := l.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return dir
+	}
 	dir, err := os.MkdirTemp("", "ledger-bench-")
 	if err != nil {
 		b.Fatal(err)
 	}
 	l := benchOpen(b, dir)
-	fill(b, l, n)
+	buildLedger(b, l, n)
 	if err := l.Close(); err != nil {
 		b.Fatal(err)
 	}
@@ -171,6 +171,7 @@ func BenchmarkVerify(b *testing.B) {
 	l := benchOpen(b, sharedLedger(b, n))
 	defer l.Close()
 	b.ResetTimer()
+	cpu := cpuTime()
 	var bytesDone int64
 	for i := 0; i < b.N; i++ {
 		rep, err := l.Verify(context.Background(), 0, 0)
@@ -181,6 +182,28 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")
 	b.ReportMetric(float64(bytesDone)/1e6/b.Elapsed().Seconds(), "MB/s")
+	reportCPU(b, cpu, n)
+}
+
+// BenchmarkScan replays the whole ledger, as the core does at start.
+func BenchmarkScan(b *testing.B) {
+	n := benchEntries(100_000)
+	l := benchOpen(b, sharedLedger(b, n))
+	defer l.Close()
+	b.ResetTimer()
+	cpu := cpuTime()
+	var size int64
+	for i := 0; i < b.N; i++ {
+		if err := l.Scan(context.Background(), 0, func(_ uint64, ev []byte) error {
+			size += int64(len(ev))
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")
+	b.ReportMetric(float64(size)/1e6/b.Elapsed().Seconds(), "MB/s")
+	reportCPU(b, cpu, n)
 }
 
 func BenchmarkExport(b *testing.B) {
@@ -240,4 +263,18 @@ func BenchmarkOpen(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/open")
 	b.ReportMetric(float64(n), "entries")
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU seconds spent per million entries since
+// start: unlike entries/s it does not depend on how loaded the machine
+// is (on an idle machine, entries/s ≈ cores × 1e6 / this).
+func reportCPU(b *testing.B, start time.Duration, n int) {
+	b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N)/float64(n)*1e6, "cpu-s/M")
 }

@@ -49,6 +49,25 @@ func (c *compactRange) push(leaf tlog.Hash, visit func(node) error) error {
 	return c.add(nd, visit)
 }
 
+// pushStored appends a leaf hash, merges completed subtrees, and appends
+// to out the hashes tlog stores for this leaf, in its order: the leaf,
+// then each merged node (what tlog.StoredHashesForRecordHash returns).
+func (c *compactRange) pushStored(out []tlog.Hash, leaf tlog.Hash) []tlog.Hash {
+	out = append(out, leaf)
+	c.nodes = append(c.nodes, node{level: 0, index: c.n, hash: leaf})
+	c.n++
+	for len(c.nodes) >= 2 {
+		a, b := &c.nodes[len(c.nodes)-2], &c.nodes[len(c.nodes)-1]
+		if a.level != b.level || a.index&1 != 0 || b.index != a.index+1 {
+			break
+		}
+		*a = node{level: a.level + 1, index: a.index >> 1, hash: nodeHash(a.hash, b.hash)}
+		c.nodes = c.nodes[:len(c.nodes)-1]
+		out = append(out, a.hash)
+	}
+	return out
+}
+
 // add appends an aligned subtree that starts where the last one ends and
 // merges siblings.
 func (c *compactRange) add(nd node, visit func(node) error) error {
@@ -58,7 +77,7 @@ func (c *compactRange) add(nd node, visit func(node) error) error {
 		if a.level != b.level || a.index&1 != 0 || b.index != a.index+1 {
 			break
 		}
-		m := node{level: a.level + 1, index: a.index >> 1, hash: tlog.NodeHash(a.hash, b.hash)}
+		m := node{level: a.level + 1, index: a.index >> 1, hash: nodeHash(a.hash, b.hash)}
 		c.nodes = append(c.nodes[:len(c.nodes)-2], m)
 		if visit != nil {
 			if err := visit(m); err != nil {
@@ -76,7 +95,7 @@ func (c *compactRange) root() tlog.Hash {
 	}
 	h := c.nodes[len(c.nodes)-1].hash
 	for i := len(c.nodes) - 2; i >= 0; i-- {
-		h = tlog.NodeHash(c.nodes[i].hash, h)
+		h = nodeHash(c.nodes[i].hash, h)
 	}
 	return h
 }

@@ -82,6 +82,11 @@ func key(prefix byte, n uint64) []byte {
 	return k
 }
 
+// appendKey appends key(prefix, n) to b.
+func appendKey(b []byte, prefix byte, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, prefix), n)
+}
+
 func keyNum(k []byte) uint64 { return binary.BigEndian.Uint64(k[1:]) }
 
 // encodeEntry lays out a stored value: unixNano, prev, hash, event.

@@ -41,12 +41,23 @@ type Log struct {
 	verifier note.Verifier
 	vkey     string
 
-	reqs    chan *appendReq
+	slots   chan struct{} // one per queued append: bounds the queue
+	kick    chan struct{} // wakes the committer
 	closing chan struct{}
-	seqDone chan struct{} // closed when the sequencer exits
+	seqDone chan struct{} // closed when the committer exits
 	cpDone  chan struct{} // closed when the checkpointer exits
 	cpKick  chan struct{}
 	once    sync.Once
+
+	qmu     sync.Mutex // orders appends; guards the fields below
+	tail    Head       // after the last queued entry (Root not kept)
+	tree    compactRange
+	hasher  *chainHasher
+	queue   []*appendReq
+	stopped error // set when the committer stops: later appends refused
+
+	chunkLeaves uint64        // entries per Verify task: verifyChunkLeaves
+	commits     atomic.Uint64 // synced group commits so far (benchmarks report entries per commit)
 
 	mu     sync.RWMutex
 	head   Head
@@ -85,14 +96,15 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	}
 	l := &Log{
 		dir: dir, db: db, opts: opts, signer: signer, verifier: verifier, vkey: vkey,
-		reqs: make(chan *appendReq, 4*opts.MaxBatch), closing: make(chan struct{}),
+		slots: make(chan struct{}, 4*opts.MaxBatch), kick: make(chan struct{}, 1), closing: make(chan struct{}),
 		seqDone: make(chan struct{}), cpDone: make(chan struct{}), cpKick: make(chan struct{}, 1),
+		hasher: newChainHasher(), chunkLeaves: verifyChunkLeaves,
 	}
 	if err := l.recover(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
 	}
-	go l.sequence()
+	go l.commitLoop()
 	go l.checkpointLoop()
 	return l, nil
 }

@@ -90,7 +90,7 @@ func badgerOptions(path string, o Options) badger.Options {
 		WithBaseTableSize(4 << 20).
 		WithBaseLevelSize(32 << 20).
 		WithNumCompactors(2).
-		WithBlockCacheSize(8 << 20).
+		WithBlockCacheSize(0). // no compression: blocks are read in place from the mmap
 		WithIndexCacheSize(4 << 20).
 		WithCompression(options.None).
 		WithValueThreshold(1 << 20).

@@ -34,6 +34,10 @@ func (l *Log) recover(ctx context.Context) error {
 		if size > 0 {
 			l.head.Hash, l.head.Time = last.Hash, last.Time
 		}
+		if l.tree, err = treeAt(txn, size); err != nil {
+			return fmt.Errorf("merkle edge at size %d: %w", size, err)
+		}
+		l.tail = l.head
 		cps, err := l.loadLatestCheckpoints(txn)
 		if err != nil {
 			return err

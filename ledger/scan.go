@@ -11,9 +11,15 @@ import (
 // order, with the event bytes exactly as appended. The event slice is only
 // valid during the call: copy it to keep it. It returns ErrTampered if a
 // seq is missing, and stops at the first error fn returns (returned as is).
-// Entries appended while Scan runs may or may not be visited.
+// Entries appended while Scan runs may or may not be visited. Entries are
+// read from the store in another goroutine while fn runs.
 func (l *Log) Scan(ctx context.Context, from uint64, fn func(seq uint64, event []byte) error) error {
-	return l.entries(ctx, from, 0, func(e Entry) error { return fn(e.Seq, e.Event) })
+	return l.pipedValues(ctx, from, 0, func(seq uint64, v []byte) error {
+		if len(v) < entryHeaderSize {
+			return &VerifyError{Seq: seq, Problem: fmt.Sprintf("entry %d: stored value of %d bytes is too short", seq, len(v))}
+		}
+		return fn(seq, v[entryHeaderSize:])
+	})
 }
 
 // Get returns entry seq (its Event is a copy).
@@ -36,10 +42,10 @@ func (l *Log) Get(ctx context.Context, seq uint64) (Entry, error) {
 	return out, err
 }
 
-// entries walks entries from..to (to = 0: up to the head at the start) in
-// one read transaction. e.Event aliases Badger memory valid during fn.
+// entries walks entries from..to (to = 0: up to the head at the start).
+// e.Event is valid only during fn.
 func (l *Log) entries(ctx context.Context, from, to uint64, fn func(Entry) error) error {
-	return l.rawEntries(ctx, from, to, func(seq uint64, v []byte) error {
+	return l.pipedValues(ctx, from, to, func(seq uint64, v []byte) error {
 		e, err := decodeEntry(seq, v)
 		if err != nil {
 			return &VerifyError{Seq: seq, Problem: err.Error()}
@@ -48,9 +54,26 @@ func (l *Log) entries(ctx context.Context, from, to uint64, fn func(Entry) error
 	})
 }
 
-// rawEntries walks stored values from..to in order and reports the first
-// missing seq as a *VerifyError. v is valid only during fn.
-func (l *Log) rawEntries(ctx context.Context, from, to uint64, fn func(seq uint64, v []byte) error) error {
+// Scan batches: how much the reader copies ahead of the caller.
+const (
+	scanBatchBytes   = 256 << 10
+	scanBatchEntries = 1024
+	scanBatches      = 3
+)
+
+// valueBatch holds consecutive stored values copied out of Badger.
+type valueBatch struct {
+	first uint64 // seq of the first value
+	ends  []int  // end offset of each value in buf
+	buf   []byte
+}
+
+// pipedValues calls fn with the stored values of entries from..to (from
+// 0 means 1, to 0 means the head at the start) in order, in the calling
+// goroutine, while another goroutine reads ahead from Badger into a few
+// reused batches. A missing seq is reported, as a *VerifyError, after fn
+// has seen every entry before it. v is valid only during fn.
+func (l *Log) pipedValues(ctx context.Context, from, to uint64, fn func(seq uint64, v []byte) error) error {
 	if from == 0 {
 		from = 1
 	}
@@ -58,32 +81,108 @@ func (l *Log) rawEntries(ctx context.Context, from, to uint64, fn func(seq uint6
 		to = l.Head().Size
 	}
 	if from > to {
-		return nil
+		return ctx.Err()
 	}
-	return l.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEntry}, PrefetchValues: true, PrefetchSize: 256})
-		defer it.Close()
-		want := from
-		for it.Seek(key(prefixEntry, from)); it.Valid() && want <= to; it.Next() {
-			if want&1023 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full := make(chan *valueBatch, scanBatches-1)
+	free := make(chan *valueBatch, scanBatches)
+	for range scanBatches {
+		free <- &valueBatch{buf: make([]byte, 0, scanBatchBytes)}
+	}
+	var readErr error
+	go func() {
+		defer close(full)
+		readErr = l.readBatches(ctx, from, to, free, full)
+	}()
+	var err error
+	for b := range full {
+		start := 0
+		for i, end := range b.ends {
+			if err != nil {
+				break
+			}
+			if err = fn(b.first+uint64(i), b.buf[start:end]); err != nil {
+				cancel()
+			}
+			start = end
+		}
+		free <- b
+	}
+	if err != nil {
+		return err
+	}
+	return readErr
+}
+
+// readBatches copies values from..to into batches taken from free and
+// sends them, in order, on full.
+func (l *Log) readBatches(ctx context.Context, from, to uint64, free <-chan *valueBatch, full chan<- *valueBatch) error {
+	var b *valueBatch
+	send := func() error {
+		select {
+		case full <- b:
+			b = nil
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := l.db.View(func(txn *badger.Txn) error {
+		return scanValues(ctx, txn, from, to, func(seq uint64, v []byte) error {
+			if b == nil {
+				select {
+				case b = <-free:
+				case <-ctx.Done():
+					return ctx.Err()
 				}
+				b.first, b.ends, b.buf = seq, b.ends[:0], b.buf[:0]
 			}
-			seq := keyNum(it.Item().Key())
-			if seq != want {
-				return &VerifyError{Seq: want, Problem: fmt.Sprintf("entry missing (next stored entry is seq %d)", seq)}
+			b.buf = append(b.buf, v...)
+			b.ends = append(b.ends, len(b.buf))
+			if len(b.buf) >= scanBatchBytes || len(b.ends) >= scanBatchEntries {
+				return send()
 			}
-			if err := it.Item().Value(func(v []byte) error { return fn(seq, v) }); err != nil {
+			return nil
+		})
+	})
+	if b != nil && len(b.ends) > 0 {
+		if serr := send(); err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
+// scanValues walks the stored values of entries from..to of txn in order
+// and reports the first missing seq as a *VerifyError. Values are not
+// prefetched: they live in the LSM tree, and the iterator already copies
+// each one into its item (prefetching would copy again, in a goroutine
+// per entry). v is valid only during fn.
+func scanValues(ctx context.Context, txn *badger.Txn, from, to uint64, fn func(seq uint64, v []byte) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEntry}})
+	defer it.Close()
+	want := from
+	for it.Seek(key(prefixEntry, from)); it.Valid() && want <= to; it.Next() {
+		if want&1023 == 0 {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
-			want++
 		}
-		if want <= to {
-			return &VerifyError{Seq: want, Problem: "entry missing (log ends early)"}
+		item := it.Item()
+		seq := keyNum(item.Key())
+		if seq != want {
+			return &VerifyError{Seq: want, Problem: fmt.Sprintf("entry missing (next stored entry is seq %d)", seq)}
 		}
-		return nil
-	})
+		if err := item.Value(func(v []byte) error { return fn(seq, v) }); err != nil {
+			return err
+		}
+		want++
+	}
+	if want <= to {
+		return &VerifyError{Seq: want, Problem: "entry missing (log ends early)"}
+	}
+	return nil
 }
 
 // VerifyError names the first sequence number at which verification failed

@@ -2,12 +2,10 @@ package ledger
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 // VerifyReport describes a verified range of the stored log.
@@ -46,44 +44,19 @@ func (l *Log) Verify(ctx context.Context, from, to uint64) (VerifyReport, error)
 		return rep, err
 	}
 	rep.Checkpoints = len(cps)
-	err = l.db.View(func(txn *badger.Txn) error {
-		w, err := newTreeWalker(txn, from)
-		if err != nil {
-			return err
+	for _, r := range l.verifyChunks(ctx, splitChunks(from, to, l.chunkLeaves, cps)) {
+		if r.err != nil {
+			err = r.err
+			break
 		}
-		defer w.close()
-		return l.walk(ctx, txn, from, to, w, cps, &rep)
-	})
+		rep.Entries += r.entries
+		rep.Bytes += r.bytes
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
 	rep.Duration = time.Since(start)
 	return rep, err
-}
-
-// walk checks the entries in order. Chain hashes are recomputed in
-// parallel (each entry stores its prev); links, gaps and the Merkle tree
-// are checked here, in order.
-func (l *Log) walk(ctx context.Context, txn *badger.Txn, from, to uint64, w *treeWalker, cps []*signedCheckpoint, rep *VerifyReport) error {
-	prev, err := l.prevOf(txn, from)
-	if err != nil {
-		return err
-	}
-	return verifyPipeline(ctx, l, from, to, func(e *checkedEntry) error {
-		if e.Prev != prev {
-			return &VerifyError{Seq: e.Seq, Problem: "bad prev link: prev is not the hash of the previous entry"}
-		}
-		if err := w.leaf(e.Seq, e.Hash); err != nil {
-			return err
-		}
-		for len(cps) > 0 && cps[0].Size == e.Seq {
-			if root := w.cr.root(); root != cps[0].Root {
-				return &VerifyError{Seq: e.Seq, Problem: fmt.Sprintf("Merkle root mismatch: computed %s, checkpoint at size %d signed %s", hex.EncodeToString(root[:]), e.Seq, hex.EncodeToString(cps[0].Root[:]))}
-			}
-			cps = cps[1:]
-		}
-		prev = e.Hash
-		rep.Entries++
-		rep.Bytes += int64(e.size)
-		return nil
-	})
 }
 
 // prevOf returns the chain hash entry from must point back to.
@@ -104,76 +77,15 @@ func (l *Log) prevOf(txn *badger.Txn, from uint64) ([32]byte, error) {
 	return h, err
 }
 
-// checkpointsIn returns the stored checkpoints with from ≤ size ≤ to, with
-// their signatures checked.
-func (l *Log) checkpointsIn(ctx context.Context, from, to uint64) ([]*signedCheckpoint, error) {
-	var out []*signedCheckpoint
+// checkpointsIn returns the stored checkpoints with from ≤ size ≤ to;
+// their signatures are checked by the chunk that reaches their size.
+func (l *Log) checkpointsIn(ctx context.Context, from, to uint64) ([]rawCheckpoint, error) {
+	var out []rawCheckpoint
 	err := l.Checkpoints(ctx, from, func(size uint64, b []byte) error {
-		if size > to {
-			return nil
+		if size <= to {
+			out = append(out, rawCheckpoint{size: size, note: b})
 		}
-		cp, err := l.parseSigned(b)
-		if err != nil {
-			return &VerifyError{Seq: size, Problem: fmt.Sprintf("stored checkpoint at size %d: %v", size, err)}
-		}
-		if cp.Size != size {
-			return &VerifyError{Seq: size, Problem: fmt.Sprintf("checkpoint stored under size %d signs size %d", size, cp.Size)}
-		}
-		out = append(out, cp)
 		return nil
 	})
 	return out, err
-}
-
-// treeWalker recomputes the Merkle tree from the leaves and compares every
-// node with the stored hash, reading stored hashes in index order.
-type treeWalker struct {
-	cr   compactRange
-	it   *badger.Iterator
-	next int64 // stored index expected next
-}
-
-func newTreeWalker(txn *badger.Txn, from uint64) (*treeWalker, error) {
-	w := &treeWalker{cr: compactRange{n: int64(from - 1)}}
-	prefix := prefixNodes(int64(from - 1))
-	idx := make([]int64, len(prefix))
-	for i, nd := range prefix {
-		idx[i] = tlog.StoredHashIndex(nd.level, nd.index)
-	}
-	hashes, err := txnHashReader{txn: txn}.ReadHashes(idx)
-	if err != nil {
-		return nil, &VerifyError{Seq: from, Problem: fmt.Sprintf("Merkle hashes before this entry: %v", err)}
-	}
-	for i := range prefix {
-		prefix[i].hash = hashes[i]
-	}
-	w.cr.nodes = prefix
-	w.next = tlog.StoredHashIndex(0, int64(from-1))
-	w.it = txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixHash}, PrefetchValues: true, PrefetchSize: 512})
-	w.it.Seek(key(prefixHash, uint64(w.next)))
-	return w, nil
-}
-
-func (w *treeWalker) close() { w.it.Close() }
-
-func (w *treeWalker) leaf(seq uint64, chain [32]byte) error {
-	return w.cr.push(tlog.RecordHash(chain[:]), func(nd node) error {
-		idx := tlog.StoredHashIndex(nd.level, nd.index)
-		if !w.it.Valid() || keyNum(w.it.Item().Key()) != uint64(idx) {
-			return &VerifyError{Seq: seq, Problem: fmt.Sprintf("stored Merkle hash %d (level %d) missing", idx, nd.level)}
-		}
-		var ok bool
-		if err := w.it.Item().Value(func(v []byte) error {
-			ok = string(v) == string(nd.hash[:])
-			return nil
-		}); err != nil {
-			return err
-		}
-		if !ok {
-			first := uint64(nd.index<<nd.level) + 1
-			return &VerifyError{Seq: seq, Problem: fmt.Sprintf("stored Merkle hash mismatch (level %d, covering seq %d..%d)", nd.level, first, first+1<<nd.level-1)}
-		}
-		w.it.Next()
-		return nil
-	})
 }
