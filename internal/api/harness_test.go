@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -60,6 +61,7 @@ type env struct {
 type envOpt struct {
 	cfg   api.Config
 	clock *coretest.Clock
+	extra int // bots beyond the three demo ones: bot01, bot02, … in group "fleet"
 }
 
 func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
@@ -76,9 +78,12 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	}
 	t.Cleanup(func() { l.Close() })
 	e := &env{t: t, ledger: l, driver: coretest.NewDriver(), clock: o.clock}
-	e.engine, err = core.New(ctx, core.Config{Environment: "dev", Policy: policy.Demo(), Bots: []core.BotConfig{
-		{ID: "alpha", Group: "majors", Driver: e.driver}, {ID: "beta", Group: "majors", Driver: e.driver}, {ID: "gamma", Group: "alts", Driver: e.driver}},
-	}, core.Deps{Auditor: ledgerAuditor{l}, Clock: e.clock, Actions: &coretest.Actions{}, Bundler: &coretest.Bundler{}})
+	bots := []core.BotConfig{
+		{ID: "alpha", Group: "majors", Driver: e.driver}, {ID: "beta", Group: "majors", Driver: e.driver}, {ID: "gamma", Group: "alts", Driver: e.driver}}
+	for i := 1; i <= o.extra; i++ {
+		bots = append(bots, core.BotConfig{ID: fmt.Sprintf("bot%02d", i), Group: "fleet", Driver: e.driver})
+	}
+	e.engine, err = core.New(ctx, core.Config{Environment: "dev", Policy: policy.Demo(), Bots: bots}, core.Deps{Auditor: ledgerAuditor{l}, Clock: e.clock, Actions: &coretest.Actions{}, Bundler: &coretest.Bundler{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,10 @@ func (e *Engine) lockFor(cmd *Command) (unlock func()) {
 		return e.lk.fleet.Unlock
 	}
 	e.lk.fleet.RLock()
+	if cmd.Op == OpStatus {
+		// A status changes nothing: it is recorded, never serialised.
+		return e.lk.fleet.RUnlock
+	}
 	if m := e.lk.targets[cmd.Target]; m != nil {
 		m.Lock()
 		return func() { m.Unlock(); e.lk.fleet.RUnlock() }
