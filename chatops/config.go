@@ -1,9 +1,9 @@
 package chatops
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/botwarden/botwarden/internal/secret"
 	"strings"
 	"time"
 
@@ -16,33 +16,9 @@ const DefaultAPIURL = "https://slack.com/api/"
 // DefaultCommand is the slash command the adapter answers by default.
 const DefaultCommand = "/warden"
 
-// Secret is a credential (token, signing secret). It prints, marshals and
-// logs as [REDACTED], so passing one to a logger or a message by mistake is
-// harmless; Reveal returns the value for the one place that needs it.
-type Secret string
-
-const redacted = "[REDACTED]"
-
-// String returns [REDACTED] (or "" for an empty secret).
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString returns [REDACTED], so %#v does not leak the value either.
-func (s Secret) GoString() string { return s.String() }
-
-// MarshalJSON marshals the secret as "[REDACTED]".
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
-
-// MarshalText marshals the secret as [REDACTED] (YAML, text encoders).
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// Reveal returns the secret's value. Only the Slack client and the
-// signature verifier call it.
-func (s Secret) Reveal() string { return string(s) }
+// Secret is a credential; it prints, marshals and logs as [REDACTED]
+// (see package secret).
+type Secret = secret.Secret
 
 // Clock is the adapter's source of time; tests pass a fake.
 type Clock interface {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/botwarden/botwarden/internal/secret"
 	"io"
 	"net/http"
 	"strconv"
@@ -232,10 +233,10 @@ func retryAfter(v string) time.Duration {
 
 // detail makes a bot's reply safe to keep in an error: bounded, one line,
 // and without the bot's secret should the bot echo it.
-func detail(reply []byte, secret Secret) string {
+func detail(reply []byte, key Secret) string {
 	s := strings.Join(strings.Fields(string(reply)), " ")
-	if secret != "" {
-		s = strings.ReplaceAll(s, secret.Reveal(), redacted)
+	if key != "" {
+		s = strings.ReplaceAll(s, key.Reveal(), secret.Redacted)
 	}
 	if len(s) > maxDetail {
 		s = s[:maxDetail] + "…"
