@@ -197,6 +197,8 @@ func prove(ctx context.Context, path string, red *redact.Redactor) error {
 		var leak *redact.LeakError
 		if errors.As(err, &leak) {
 			leak.File = name
+			// The core audits this as a denial naming the rule.
+			return fmt.Errorf("%w: %w", core.ErrBundleLeak, err)
 		}
 		return err
 	})

@@ -185,8 +185,8 @@ func TestBuilder_Build_AbortsOnLeak(t *testing.T) {
 	b := newTestBuilder(t, dir, testSources(t, l))
 	_, err := b.Build(context.Background(), core.BundleRequest{Target: "alpha", Actor: "U1", CommandID: "cmd-5"})
 	var leak *redact.LeakError
-	if !errors.As(err, &leak) || !errors.Is(err, redact.ErrLeak) {
-		t.Fatalf("Build = %v, want a leak error", err)
+	if !errors.As(err, &leak) || !errors.Is(err, redact.ErrLeak) || !errors.Is(err, core.ErrBundleLeak) {
+		t.Fatalf("Build = %v, want a leak error the core audits as a denial", err)
 	}
 	if leak.File != ledgerExportName || leak.Rule != redact.RuleKnownSecret {
 		t.Errorf("leak = %+v, want known_secret in %s", leak, ledgerExportName)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -185,6 +186,9 @@ func (e *Engine) runBundle(ctx context.Context, r *run) Outcome {
 	defer cancel()
 	res, err := e.deps.Bundler.Build(dctx, BundleRequest{Target: r.cmd.Target, Actor: r.cmd.Actor,
 		Reason: r.cmd.Reason, CommandID: r.cmd.CommandID})
+	if errors.Is(err, ErrBundleLeak) {
+		return e.finish(ctx, r, StatusDenied, ReasonBundleLeak, errDetail(err), nil)
+	}
 	if err != nil {
 		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), nil)
 	}

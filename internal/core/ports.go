@@ -74,6 +74,11 @@ type Actions interface {
 	Run(ctx context.Context, req ActionRequest) error
 }
 
+// ErrBundleLeak is what a Bundler returns (wrapped, with the file and the
+// rule that fired, never the secret) when its proof found a secret in a
+// built bundle. Nothing is delivered; the core records a denial.
+var ErrBundleLeak = errors.New("support bundle refused: a secret was found in it")
+
 // Bundler builds a support bundle for a target and returns a reference
 // (file name) and the SHA-256 of the bundle and of its manifest.
 type Bundler interface {

@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,6 +218,16 @@ func TestBundle_Recorded(t *testing.T) {
 	h.Bundler.SetError(errors.New("disk full"))
 	if o := h.Submit(h.Cmd(coretest.Auditor, "alpha", core.OpBundle, core.Params{})); o.Status != core.StatusFailed {
 		t.Fatalf("failed bundle: %+v", o)
+	}
+	// A secret found by the bundle's proof is a denial naming the rule.
+	h.Bundler.SetError(fmt.Errorf("bundle x: %w: secret found by rule slack_token in logs/service.log", core.ErrBundleLeak))
+	o = h.Submit(h.Cmd(coretest.Auditor, "alpha", core.OpBundle, core.Params{}))
+	if o.Status != core.StatusDenied || o.Reason != core.ReasonBundleLeak || !strings.Contains(o.Detail, "slack_token") {
+		t.Fatalf("leaking bundle: %+v, want denied %s naming the rule", o, core.ReasonBundleLeak)
+	}
+	denied := h.EventsOf(core.EvDenied)
+	if len(denied) == 0 || denied[len(denied)-1].Reason != core.ReasonBundleLeak {
+		t.Fatalf("the refused bundle is not audited as denied: %+v", denied)
 	}
 	h.ValidateEvents()
 }

@@ -104,6 +104,7 @@ const (
 	ReasonUnavailable       Reason = "unavailable"  // no Actions/Bundler configured for this op
 	ReasonPolicyLimit       Reason = "policy_limit" // a duration beyond the policy's bound
 	ReasonLevel             Reason = "killswitch_direction"
+	ReasonBundleLeak        Reason = "bundle_secret_found" // the bundle's proof found a secret: nothing delivered
 )
 
 // Outcome is the answer to a command, a confirm or a reject. A duplicate
