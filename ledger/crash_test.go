@@ -23,6 +23,10 @@ func TestMain(m *testing.M) {
 		crashChild(dir)
 		return
 	}
+	if dir := os.Getenv(rssChildEnv); dir != "" {
+		rssChild(dir)
+		return
+	}
 	code := m.Run()
 	for _, d := range shared.dirs { // benchmark ledgers
 		os.RemoveAll(d)

@@ -56,7 +56,11 @@ type Log struct {
 	queue   []*appendReq
 	stopped error // set when the committer stops: later appends refused
 
-	chunkLeaves uint64        // entries per Verify task: verifyChunkLeaves
+	chunkLeaves uint64 // entries per Verify task: verifyChunkLeaves
+
+	tableDir    string       // Badger's directory as /proc/self/maps names it
+	walkedBytes atomic.Int64 // read by walks since the last releaseTablePages
+	releaseMu   sync.Mutex
 	commits     atomic.Uint64 // synced group commits so far (benchmarks report entries per commit)
 
 	mu     sync.RWMutex
@@ -99,6 +103,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 		slots: make(chan struct{}, 4*opts.MaxBatch), kick: make(chan struct{}, 1), closing: make(chan struct{}),
 		seqDone: make(chan struct{}), cpDone: make(chan struct{}), cpKick: make(chan struct{}, 1),
 		hasher: newChainHasher(), chunkLeaves: verifyChunkLeaves,
+		tableDir: tableDirOf(dir),
 	}
 	if err := l.recover(ctx); err != nil {
 		db.Close()

@@ -129,7 +129,7 @@ func (l *Log) readBatches(ctx context.Context, from, to uint64, free <-chan *val
 		}
 	}
 	err := l.db.View(func(txn *badger.Txn) error {
-		return scanValues(ctx, txn, from, to, func(seq uint64, v []byte) error {
+		return l.scanValues(ctx, txn, from, to, true, func(seq uint64, v []byte) error {
 			if b == nil {
 				select {
 				case b = <-free:
@@ -155,20 +155,38 @@ func (l *Log) readBatches(ctx context.Context, from, to uint64, free <-chan *val
 }
 
 // scanValues walks the stored values of entries from..to of txn in order
-// and reports the first missing seq as a *VerifyError. Values are not
+// and reports the first missing seq as a *VerifyError. With release, it
+// releases the table pages it walked every releaseEvery bytes and at the
+// end of a walk of at least releaseAtEnd bytes. Values are not
 // prefetched: they live in the LSM tree, and the iterator already copies
 // each one into its item (prefetching would copy again, in a goroutine
 // per entry). v is valid only during fn.
-func scanValues(ctx context.Context, txn *badger.Txn, from, to uint64, fn func(seq uint64, v []byte) error) error {
+func (l *Log) scanValues(ctx context.Context, txn *badger.Txn, from, to uint64, release bool, fn func(seq uint64, v []byte) error) error {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEntry}})
 	defer it.Close()
+	var read, total int64
+	if release {
+		defer func() {
+			if total += read; total >= releaseAtEnd {
+				l.releaseTablePages()
+			} else {
+				l.walked(read)
+			}
+		}()
+	}
 	want := from
 	for it.Seek(key(prefixEntry, from)); it.Valid() && want <= to; it.Next() {
 		if want&1023 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			if release {
+				l.walked(read)
+				total += read
+				read = 0
+			}
 		}
+		read += int64(it.Item().ValueSize())
 		item := it.Item()
 		seq := keyNum(item.Key())
 		if seq != want {

@@ -44,6 +44,9 @@ func (l *Log) Verify(ctx context.Context, from, to uint64) (VerifyReport, error)
 		return rep, err
 	}
 	rep.Checkpoints = len(cps)
+	// Releasing pages while both cores walk would make them fault again
+	// under each other (and cost TLB shootdowns): once, at the end.
+	defer l.releaseTablePages()
 	for _, r := range l.verifyChunks(ctx, splitChunks(from, to, l.chunkLeaves, cps)) {
 		if r.err != nil {
 			err = r.err

@@ -106,7 +106,7 @@ func (l *Log) checkChunk(ctx context.Context, h *chainHasher, c verifyChunk) chu
 		}
 		defer w.close()
 		cps := c.cps
-		return scanValues(ctx, txn, c.lo, c.hi, func(seq uint64, v []byte) error {
+		return l.scanValues(ctx, txn, c.lo, c.hi, false, func(seq uint64, v []byte) error {
 			if len(v) < entryHeaderSize {
 				return &VerifyError{Seq: seq, Problem: fmt.Sprintf("entry %d: stored value of %d bytes is too short", seq, len(v))}
 			}

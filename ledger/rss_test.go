@@ -1,0 +1,100 @@
+package ledger
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const rssChildEnv = "BOTWARDEN_LEDGER_RSS_CHILD"
+
+// rssChild is the service's ledger life in a fresh process: open, replay
+// every entry through Scan (as the core does at start), Verify the whole
+// log, append a little; then it prints its memory figures from
+// /proc/self/status (kB) and exits.
+func rssChild(dir string) {
+	ctx := context.Background()
+	l, err := Open(ctx, dir, Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rss child: open:", err)
+		os.Exit(3)
+	}
+	var n int
+	if err := l.Scan(ctx, 0, func(uint64, []byte) error { n++; return nil }); err != nil {
+		fmt.Fprintln(os.Stderr, "rss child: scan:", err)
+		os.Exit(4)
+	}
+	if _, err := l.Verify(ctx, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "rss child: verify:", err)
+		os.Exit(5)
+	}
+	for i := range 100 {
+		if _, err := l.Append(ctx, benchEvent(n+i)); err != nil {
+			fmt.Fprintln(os.Stderr, "rss child: append:", err)
+			os.Exit(6)
+		}
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rss child:", err)
+		os.Exit(7)
+	}
+	os.Stdout.Write(status)
+	l.Close()
+	os.Exit(0)
+}
+
+// memStatus runs the RSS child on the ledger in dir and returns the
+// /proc/self/status fields it reported, in MiB.
+func memStatus(tb testing.TB, dir string) map[string]float64 {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), rssChildEnv+"="+dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("rss child: %v: %s", err, stderr.String())
+	}
+	m := map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		fields := strings.Fields(rest)
+		if !ok || len(fields) != 2 || fields[1] != "kB" {
+			continue
+		}
+		if kb, err := strconv.ParseFloat(fields[0], 64); err == nil {
+			m[name] = kb / 1024
+		}
+	}
+	if m["VmHWM"] == 0 {
+		tb.Fatalf("rss child printed no VmHWM: %q", out)
+	}
+	return m
+}
+
+// BenchmarkServiceRSS reports the resident memory of a process holding
+// an open ledger of BOTWARDEN_BENCH_OPEN_ENTRIES (default 1M) entries
+// after replaying and verifying all of it: peak (VmHWM) and at the end
+// (VmRSS), split into anonymous memory (Go heap, Badger's memtables) and
+// file pages (Badger's mmapped tables).
+func BenchmarkServiceRSS(b *testing.B) {
+	n := benchOpenEntries()
+	dir := sharedLedger(b, n)
+	b.ResetTimer()
+	var m map[string]float64
+	for i := 0; i < b.N; i++ {
+		m = memStatus(b, dir)
+	}
+	b.ReportMetric(m["VmHWM"], "MiB-peak")
+	b.ReportMetric(m["VmRSS"], "MiB-rss")
+	b.ReportMetric(m["RssAnon"], "MiB-anon")
+	b.ReportMetric(m["RssFile"], "MiB-file")
+	b.ReportMetric(float64(n), "entries")
+}
