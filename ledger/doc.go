@@ -10,17 +10,22 @@
 //     (see ChainHash). The chain hashes are the leaves of an RFC 6962 Merkle
 //     tree maintained with golang.org/x/mod/sumdb/tlog; its stored hashes
 //     live in Badger next to the entries, written in the same transaction.
-//   - Append is durable before it returns: one sequencer goroutine owns the
-//     head and group-commits every waiting append into one synced Badger
-//     transaction, then wakes the waiters with their receipts.
+//   - Append is durable before it returns: each caller prepares its entry
+//     (seq, time, prev, chain hash, Merkle hashes) under a short lock, in
+//     seq order, while the previous batch syncs; one committer goroutine
+//     writes every waiting entry in one synced Badger transaction, then
+//     wakes the waiters with their receipts.
 //   - The head (size and Merkle root) is signed as a C2SP tlog-checkpoint
 //     (a signed note, golang.org/x/mod/sumdb/note, ed25519) on a schedule
 //     and on demand. Every checkpoint is kept; the latest is also written to
 //     a file beside the database so that Open refuses a log that is shorter
 //     than, or forked from, what it has already signed.
-//   - Verify re-walks entries, links and the stored Merkle hashes; Export
-//     streams entries as JSON Lines plus a trailer; VerifyExport checks an
-//     export offline against a signed checkpoint and a verifier key.
+//   - Verify re-walks entries, links and the stored Merkle hashes, in
+//     aligned Merkle subtrees checked on every core; Scan and Export read
+//     ahead in a goroutine; Export streams entries as JSON Lines plus a
+//     trailer; VerifyExport checks an export offline against a signed
+//     checkpoint and a verifier key. Walks release the table pages they
+//     mapped, so a full replay does not stay in the service's RSS.
 //
 // docs/ledger.md is the byte-level specification of all of it.
 package ledger

@@ -134,6 +134,9 @@ func ValidateEvent(event []byte) error {
 func isCompact(b []byte) bool {
 	inString, escaped := false, false
 	for _, c := range b {
+		if !escaped && c > '"' && c != '\\' { // most bytes: nothing to track
+			continue
+		}
 		switch {
 		case escaped:
 			escaped = false

@@ -38,7 +38,7 @@ func VerifyExport(ctx context.Context, r io.Reader, checkpoint []byte, vkey stri
 		return rep, fmt.Errorf("checkpoint: %w", err)
 	}
 	rep.Checkpoint = cp
-	v := exportVerifier{cp: cp}
+	v := exportVerifier{cp: cp, h: newChainHasher()}
 	if since != nil {
 		c, err := OpenCheckpoint(since, vkey)
 		if err != nil {
@@ -88,6 +88,7 @@ type exportVerifier struct {
 	lastHash [32]byte
 	cr       compactRange
 	trailer  *exportTrailer
+	h        *chainHasher
 }
 
 func (v *exportVerifier) line(line []byte) error {
@@ -122,7 +123,7 @@ func (v *exportVerifier) entry(e Entry) error {
 	} else if e.Seq != v.lastSeq+1 {
 		return &VerifyError{Seq: v.lastSeq + 1, Problem: fmt.Sprintf("entry missing or out of order (found seq %d)", e.Seq)}
 	}
-	if got := ChainHash(e.Seq, e.Time.UnixNano(), e.Prev, e.Event); got != e.Hash {
+	if got := v.h.hash(e.Seq, e.Time.UnixNano(), e.Prev[:], e.Event); got != e.Hash {
 		return &VerifyError{Seq: e.Seq, Problem: "hash mismatch: the entry's bytes do not hash to its stated hash"}
 	}
 	if v.entries > 0 && e.Prev != v.lastHash {
@@ -136,7 +137,7 @@ func (v *exportVerifier) entry(e Entry) error {
 	}
 	v.entries++
 	v.lastSeq, v.lastHash = e.Seq, e.Hash
-	v.cr.push(tlog.RecordHash(e.Hash[:]), nil)
+	v.cr.push(leafHash(e.Hash), nil)
 	if v.old != nil && v.old.Size == e.Seq {
 		v.oldNodes = append([]node(nil), v.cr.nodes...)
 	}
