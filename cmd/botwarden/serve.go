@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -90,14 +89,20 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 		return fmt.Errorf("listen admin %s: %w", cfg.Listen.Admin, err)
 	}
 	adminURL := "http://" + adminLn.Addr().String()
-	urlFile := filepath.Join(cfg.DataDir, ledgercli.AdminURLFile)
-	if err := os.WriteFile(urlFile, []byte(adminURL+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", urlFile, err)
+	// The admin endpoint mints API tokens and reads the ledger: loopback
+	// alone would let any local user in, so it also wants the token only
+	// the data folder's owner can read.
+	adminToken, unpublish, err := ledgercli.PublishAdmin(cfg.DataDir, adminURL)
+	if err != nil {
+		httpLn.Close()
+		adminLn.Close()
+		return err
 	}
-	defer os.Remove(urlFile)
+	defer unpublish()
+	svc.secrets.add(adminToken)
 
 	srv := &http.Server{Handler: svc.handler(), ReadHeaderTimeout: 10 * time.Second}
-	admin := &http.Server{Handler: svc.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	admin := &http.Server{Handler: ledgercli.RequireToken(adminToken, svc.adminHandler()), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 3)
 	go func() {
 		if cfg.Listen.TLSCert != "" {

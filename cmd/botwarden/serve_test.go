@@ -104,14 +104,37 @@ func TestServe_DemoStartsHealthyAndStopsCleanly(t *testing.T) {
 			t.Errorf("metrics lack %q", m)
 		}
 	}
-	adminURL, err := os.ReadFile(filepath.Join(dir, ledgercli.AdminURLFile))
-	if err != nil || !strings.HasPrefix(string(adminURL), "http://127.0.0.1:") {
-		t.Fatalf("admin.url = %q, %v", adminURL, err)
+	base, token, err := ledgercli.ReadAdmin(dir)
+	if err != nil || !strings.HasPrefix(base, "http://127.0.0.1:") || len(token) < 32 {
+		t.Fatalf("admin endpoint discovery = %q, %d-byte token, %v", base, len(token), err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, ledgercli.AdminTokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin.token: %v, %v; want mode 0600", fi, err)
+	}
+	// Loopback is no boundary between a host's users: without the token
+	// from the data folder, the admin endpoint (which mints API tokens)
+	// answers nothing.
+	for _, path := range []string{"/admin/ledger/head", "/admin/tokens"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without the admin token = %d, want 401", path, resp.StatusCode)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/admin/ledger/head", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /admin/ledger/head with the admin token: %v %v", resp, err)
 	}
 	stop()
 
-	if _, err := os.Stat(filepath.Join(dir, ledgercli.AdminURLFile)); !os.IsNotExist(err) {
-		t.Errorf("admin.url left behind after shutdown: %v", err)
+	for _, f := range []string{ledgercli.AdminURLFile, ledgercli.AdminTokenFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind after shutdown: %v", f, err)
+		}
 	}
 	// The ledger was closed cleanly: it opens, and every entry verifies.
 	l, err := ledger.Open(context.Background(), dir, ledger.Options{})

@@ -8,11 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/user"
-	"path/filepath"
 	"regexp"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -164,16 +161,12 @@ func withTokenAdmin(ctx context.Context, f *tokenFlags, stderr io.Writer, fn fun
 	}
 	l, err := ledger.Open(ctx, cfg.DataDir, ledger.Options{Environment: cfg.Environment})
 	if errors.Is(err, ledger.ErrLocked) {
-		base, rerr := os.ReadFile(filepath.Join(cfg.DataDir, ledgercli.AdminURLFile))
+		u, tok, rerr := ledgercli.ReadAdmin(cfg.DataDir)
 		if rerr != nil {
-			return fmt.Errorf("%w, and no running service found: %v", err, rerr)
-		}
-		u := strings.TrimSpace(string(base))
-		if err := loopbackURL(u); err != nil {
-			return err
+			return fmt.Errorf("%w, and %v", err, rerr)
 		}
 		fmt.Fprintf(stderr, "using the running service at %s\n", u)
-		return fn(adminTokens{base: u})
+		return fn(adminTokens{base: u, token: tok})
 	}
 	if err != nil {
 		return fmt.Errorf("open data folder %s: %w", cfg.DataDir, err)
@@ -185,14 +178,6 @@ func withTokenAdmin(ctx context.Context, f *tokenFlags, stderr io.Writer, fn fun
 	}
 	fmt.Fprintf(stderr, "opened data folder %s\n", cfg.DataDir)
 	return fn(localTokens{&api.TokenAdmin{Store: st, Ledger: l, Environment: cfg.Environment}})
-}
-
-func loopbackURL(base string) error {
-	u, err := url.Parse(base)
-	if err != nil || u.Scheme != "http" || loopbackOnly("admin url", u.Host) != nil {
-		return fmt.Errorf("admin url %q is not http on a loopback address; refusing", base)
-	}
-	return nil
 }
 
 type localTokens struct{ a *api.TokenAdmin }
@@ -207,10 +192,10 @@ func (b localTokens) revoke(ctx context.Context, id, by string) (token.Record, e
 
 // adminTokens calls the running service's /admin/tokens (loopback only;
 // it needs no token: whoever can reach it can read the data folder).
-type adminTokens struct{ base string }
+type adminTokens struct{ base, token string }
 
 func (b adminTokens) call(ctx context.Context, method, path string, in, out any) error {
-	c := api.Client{BaseURL: b.base, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	c := api.Client{BaseURL: b.base, Token: b.token, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	return c.Do(ctx, method, "/admin"+path, nil, in, out)
 }
 

@@ -151,12 +151,12 @@ func checkLoopback(base string) error {
 }
 
 type httpBackend struct {
-	base string
-	c    *http.Client
+	base, token string
+	c           *http.Client
 }
 
-func newHTTPBackend(base string) httpBackend {
-	return httpBackend{base: strings.TrimSuffix(base, "/") + "/admin/ledger", c: &http.Client{Timeout: 10 * time.Minute}}
+func newHTTPBackend(base, token string) httpBackend {
+	return httpBackend{base: strings.TrimSuffix(base, "/") + "/admin/ledger", token: token, c: &http.Client{Timeout: 10 * time.Minute}}
 }
 
 func (b httpBackend) close() error { return nil }
@@ -166,6 +166,7 @@ func (b httpBackend) do(ctx context.Context, method, path string) (*http.Respons
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Authorization", "Bearer "+b.token)
 	resp, err := b.c.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("running service: %w", err)

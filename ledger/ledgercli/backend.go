@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/botwarden/botwarden/ledger"
@@ -63,16 +62,12 @@ func connect(ctx context.Context, dir string, stderr io.Writer) (backend, error)
 	if !errors.Is(err, ledger.ErrLocked) {
 		return nil, err
 	}
-	b, rerr := os.ReadFile(filepath.Join(dir, AdminURLFile))
+	base, token, rerr := ReadAdmin(dir)
 	if rerr != nil {
-		return nil, fmt.Errorf("%w, and no running service found: %v", err, rerr)
-	}
-	base := strings.TrimSpace(string(b))
-	if err := checkLoopback(base); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w, and %v", err, rerr)
 	}
 	fmt.Fprintf(stderr, "using the running service at %s\n", base)
-	return newHTTPBackend(base), nil
+	return newHTTPBackend(base, token), nil
 }
 
 type localBackend struct{ l *ledger.Log }

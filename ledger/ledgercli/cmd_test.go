@@ -79,11 +79,20 @@ func TestCommand_OfflineRoundTrip(t *testing.T) {
 func TestCommand_UsesRunningService(t *testing.T) {
 	dir, l := newLedger(t, 12)
 	defer l.Close()
+	srv := httptest.NewUnstartedServer(nil) // 127.0.0.1
+	token, cleanup, err := PublishAdmin(dir, "http://"+srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
 	mux := http.NewServeMux()
-	mux.Handle("/admin/ledger/", http.StripPrefix("/admin/ledger", AdminHandler(l)))
-	srv := httptest.NewServer(mux) // 127.0.0.1
+	mux.Handle("/admin/ledger/", http.StripPrefix("/admin/ledger", RequireToken(token, AdminHandler(l))))
+	srv.Config.Handler = mux
+	srv.Start()
 	defer srv.Close()
-	os.WriteFile(filepath.Join(dir, AdminURLFile), []byte(srv.URL+"\n"), 0o644)
+	if resp, err := http.Get(srv.URL + "/admin/ledger/head"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("admin endpoint without the token: %v %v, want 401", resp, err)
+	}
 
 	out, stderr, err := run(t, "head", "--data", dir)
 	if err != nil || !strings.Contains(out, `"size": 12`) || !strings.Contains(stderr, "using the running service at "+srv.URL) {
