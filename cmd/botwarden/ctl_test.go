@@ -114,9 +114,9 @@ func TestServe_LedgerUnavailable(t *testing.T) {
 		t.Fatalf("paper start: code %d, output %q", code, out)
 	}
 	stop()
-	addr, stop = startServeWith(t, dir, nil, func(c *Config) { c.LedgerReserveMB = 1 << 30 })
+	s, stop := startServeWith(t, dir, nil, func(c *Config) { c.LedgerReserveMB = 1 << 30 })
 	defer stop()
-	url := "http://" + addr
+	url := "http://" + s.http
 
 	if code, v := getJSON(t, url+"/readyz"); code != 503 || v["ready"] != false {
 		t.Fatalf("readyz with a full ledger disk = %d %v, want 503 not ready", code, v)

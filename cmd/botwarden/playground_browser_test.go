@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,37 +43,12 @@ func chromiumPath(t *testing.T) string {
 // function that waits for a clean shutdown.
 func startPlaygroundServe(t *testing.T, dir string) (string, func()) {
 	t.Helper()
-	cfg, err := loadConfig("")
-	if err != nil {
-		t.Fatal(err)
+	s, stop := startServeWith(t, dir, nil, nil)
+	if s.playground == "" {
+		stop()
+		t.Fatal("the service started without its playground")
 	}
-	cfg.DataDir = dir
-	cfg.Listen.HTTP, cfg.Listen.Admin, cfg.Listen.Playground = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	urls := make(chan string, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serve(ctx, cfg, serveEnv{
-			getenv: func(string) string { return "" }, out: io.Discard, logOut: io.Discard,
-			playground: func(u string) { urls <- u },
-		})
-	}()
-	select {
-	case u := <-urls:
-		return u, func() {
-			cancel()
-			if err := <-errc; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	case err := <-errc:
-		cancel()
-		t.Fatalf("serve did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("serve did not start within 30s")
-	}
-	return "", nil
+	return s.playground, stop
 }
 
 // browser drives one headless Chromium tab and saves screenshots.

@@ -120,11 +120,11 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 	loops, cancelLoops := context.WithCancel(ctx)
 	done := svc.runLoops(loops)
 	svc.banner(env.out, "http://"+httpLn.Addr().String(), adminURL)
-	if env.started != nil {
-		env.started(httpLn.Addr().String(), adminLn.Addr().String())
-	}
 	if svc.play != nil && env.playground != nil {
 		env.playground(svc.play.url)
+	}
+	if env.started != nil {
+		env.started(httpLn.Addr().String(), adminLn.Addr().String())
 	}
 
 	var serveErr error

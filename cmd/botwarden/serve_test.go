@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -21,39 +20,45 @@ import (
 // clean shutdown.
 func startServe(t *testing.T, dir string, getenv func(string) string) (string, func()) {
 	t.Helper()
-	return startServeWith(t, dir, getenv, nil)
+	s, stop := startServeWith(t, dir, getenv, nil)
+	return s.http, stop
+}
+
+// served is where a test's service listens.
+type served struct {
+	http       string // host:port of the main listener
+	playground string // the playground's URL, when it runs
 }
 
 // startServeWith is startServe with a chance to change the demo config.
-func startServeWith(t *testing.T, dir string, getenv func(string) string, edit func(*Config)) (string, func()) {
+func startServeWith(t *testing.T, dir string, getenv func(string) string, edit func(*Config)) (served, func()) {
 	t.Helper()
 	cfg, err := loadConfig("")
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.DataDir = dir
+	cfg.Listen.HTTP, cfg.Listen.Admin, cfg.Listen.Playground = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	if edit != nil {
 		edit(cfg)
 	}
-	cfg.DataDir = dir
-	cfg.Listen.HTTP = "127.0.0.1:0"
-	cfg.Listen.Admin = "127.0.0.1:0"
-	cfg.Listen.Playground = "127.0.0.1:0"
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan string, 1)
+	addrs := make(chan served, 1)
 	errc := make(chan error, 1)
-	var out bytes.Buffer
+	var s served
 	go func() {
 		errc <- serve(ctx, cfg, serveEnv{
-			getenv: getenv, out: &out, logOut: io.Discard,
-			started: func(httpAddr, _ string) { addrs <- httpAddr },
+			getenv: getenv, out: io.Discard, logOut: io.Discard,
+			playground: func(u string) { s.playground = u }, // called before started
+			started:    func(httpAddr, _ string) { s.http = httpAddr; addrs <- s },
 		})
 	}()
 	select {
-	case a := <-addrs:
-		return a, func() {
+	case s := <-addrs:
+		return s, func() {
 			cancel()
 			if err := <-errc; err != nil {
 				t.Errorf("serve: %v", err)
@@ -66,7 +71,7 @@ func startServeWith(t *testing.T, dir string, getenv func(string) string, edit f
 		cancel()
 		t.Fatal("serve did not start within 30s")
 	}
-	return "", nil
+	return served{}, nil
 }
 
 func getJSON(t *testing.T, url string) (int, map[string]any) {
