@@ -111,20 +111,15 @@ func (s *Server) BuildCommand(req CommandRequest, key, actor string) (core.Comma
 		cmd.RunID = cmd.TraceID
 	}
 	if cmd.RequestedTransition == "" {
-		cmd.RequestedTransition = transitionFor(cmd.Op, cmd.Target, cmd.Params, s.deps.Core.Snapshot())
+		bot, _ := s.deps.Core.Bot(cmd.Target)
+		cmd.RequestedTransition = transitionFor(cmd.Op, bot.State, cmd.Params)
 	}
 	return cmd, nil
 }
 
 // transitionFor is the FROM->TO a lifecycle op asks for, or the op name
 // (the same rule as the Slack adapter's).
-func transitionFor(op core.Op, target string, p core.Params, snap core.Snapshot) string {
-	var from lifecycle.State
-	for _, b := range snap.Bots {
-		if b.ID == target {
-			from = b.State
-		}
-	}
+func transitionFor(op core.Op, from lifecycle.State, p core.Params) string {
 	to := map[core.Op]lifecycle.State{core.OpStop: lifecycle.Stopping, core.OpPause: lifecycle.Paused,
 		core.OpQuarantine: lifecycle.Quarantined, core.OpRelease: lifecycle.Idle}[op]
 	if (op == core.OpStart || op == core.OpResume) && p.Mode != "" {

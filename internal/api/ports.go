@@ -24,6 +24,7 @@ type Core interface {
 	MayAudit(actor string) bool
 	Roles(actor string) []string
 	Snapshot() core.Snapshot
+	Bot(id string) (core.BotView, bool)
 	Challenge(id string) (core.Challenge, bool)
 	Subscribe(buf int) (<-chan core.Notice, func())
 	Environment() string

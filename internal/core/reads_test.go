@@ -71,6 +71,14 @@ func TestReads_DoNotWaitForDriver(t *testing.T) {
 			t.Errorf("snapshot during the start: %+v", s)
 		}
 	})
+	within(t, "Bot", limit, func() {
+		if b, ok := e.Bot("alpha"); !ok || b.State != lifecycle.Idle || b.Group != "majors" {
+			t.Errorf("bot during the start: %+v %v", b, ok)
+		}
+		if _, ok := e.Bot("nope"); ok {
+			t.Error("Bot found an unknown id")
+		}
+	})
 	within(t, "Challenge", limit, func() {
 		if ch, ok := e.Challenge(live.Challenge.ID); !ok || ch.State != core.ChallengeOpen {
 			t.Errorf("challenge %+v %v", ch, ok)
