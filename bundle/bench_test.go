@@ -52,25 +52,20 @@ func openBenchLedger(b *testing.B) *ledger.Log {
 	return benchLedger.log
 }
 
-// fillLedger appends n events for 100 bots from many goroutines, so the
-// ledger group-commits them.
-func fillLedger(dir string, n int) (*ledger.Log, error) {
-	var tick atomic.Int64
-	now := func() time.Time { return benchStart.Add(time.Duration(tick.Add(1)) * time.Second) }
-	l, err := ledger.Open(context.Background(), dir, ledger.Options{Environment: "bench", Now: now, CheckpointEvery: 100_000})
-	if err != nil {
-		return nil, err
-	}
+// appendConcurrently appends event(i) for i in [from, to) from workers
+// goroutines, so the ledger group-commits them, and returns the first
+// error.
+func appendConcurrently(l *ledger.Log, from, to, workers int, event func(i int64) []byte) error {
 	var next atomic.Int64
+	next.Store(int64(from))
 	var wg sync.WaitGroup
 	errs := make(chan error, 1)
-	for w := 0; w < 512; w++ {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				ev := fmt.Appendf(nil, `{"event_type":"bot.state.transition","target":"bot-%03d","from":"IDLE","to":"RUNNING_PAPER","n":%d}`, i%100, i)
-				if _, err := l.Append(context.Background(), ev); err != nil {
+			for i := next.Add(1) - 1; i < int64(to); i = next.Add(1) - 1 {
+				if _, err := l.Append(context.Background(), event(i)); err != nil {
 					select {
 					case errs <- err:
 					default:
@@ -83,9 +78,26 @@ func fillLedger(dir string, n int) (*ledger.Log, error) {
 	wg.Wait()
 	select {
 	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// fillLedger appends n events for 100 bots from many goroutines, so the
+// ledger group-commits them.
+func fillLedger(dir string, n int) (*ledger.Log, error) {
+	var tick atomic.Int64
+	now := func() time.Time { return benchStart.Add(time.Duration(tick.Add(1)) * time.Second) }
+	l, err := ledger.Open(context.Background(), dir, ledger.Options{Environment: "bench", Now: now, CheckpointEvery: 100_000})
+	if err != nil {
+		return nil, err
+	}
+	if err := appendConcurrently(l, 0, n, 512, func(i int64) []byte {
+		return fmt.Appendf(nil, `{"event_type":"bot.state.transition","target":"bot-%03d","from":"IDLE","to":"RUNNING_PAPER","n":%d}`, i%100, i+1)
+	}); err != nil {
 		l.Close()
 		return nil, err
-	default:
 	}
 	return l, nil
 }

@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,31 +58,11 @@ func appendEvents(t *testing.T, l *ledger.Log, from, to int) {
 	t.Helper()
 
 	pad := strings.Repeat("tick ok ", 40) // 320 bytes
-	var next atomic.Int64
-	next.Store(int64(from))
-	var wg sync.WaitGroup
-	errs := make(chan error, 1)
-	for w := 0; w < 256; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1) - 1; i < int64(to); i = next.Add(1) - 1 {
-				ev := fmt.Appendf(nil, `{"event_type":"bot.state.transition","target":"bot-%03d","n":%d,"note":%q}`, i%100, i, pad)
-				if _, err := l.Append(context.Background(), ev); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
+	err := appendConcurrently(l, from, to, 256, func(i int64) []byte {
+		return fmt.Appendf(nil, `{"event_type":"bot.state.transition","target":"bot-%03d","n":%d,"note":%q}`, i%100, i, pad)
+	})
+	if err != nil {
 		t.Fatalf("Append: %v", err)
-	default:
 	}
 	if got := l.Head().Size; got != uint64(to) {
 		t.Fatalf("ledger holds %d entries, want %d", got, to)
