@@ -16,7 +16,7 @@ import (
 
 // CheckpointHeader carries an export's signed checkpoint (base64), as on
 // the admin endpoint the `ledger export` CLI uses.
-const CheckpointHeader = "X-Botwarden-Checkpoint"
+const CheckpointHeader = ledger.CheckpointHeader
 
 // CheckpointList is the answer of GET /v1/ledger/checkpoints.
 type CheckpointList struct {

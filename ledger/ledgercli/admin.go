@@ -17,8 +17,7 @@ import (
 	"github.com/botwarden/botwarden/ledger"
 )
 
-// checkpointHeader carries the export's signed checkpoint (base64).
-const checkpointHeader = "X-Botwarden-Checkpoint"
+// ledger.CheckpointHeader carries the export's signed checkpoint (base64).
 
 // AdminHandler serves the ledger to the CLI while the service runs:
 //
@@ -89,7 +88,7 @@ func serveExport(w http.ResponseWriter, r *http.Request, l *ledger.Log) {
 		httpError(w, err)
 		return
 	}
-	w.Header().Set(checkpointHeader, base64.StdEncoding.EncodeToString(cp))
+	w.Header().Set(ledger.CheckpointHeader, base64.StdEncoding.EncodeToString(cp))
 	w.Header().Set("Content-Type", "application/jsonl")
 	if _, err := l.Export(r.Context(), w, from, to); err != nil {
 		// Headers are gone; the missing trailer makes the client fail.
@@ -222,7 +221,7 @@ func (b httpBackend) export(ctx context.Context, w io.Writer, from, to uint64) (
 		return nil, err
 	}
 	defer resp.Body.Close()
-	cp, err := base64.StdEncoding.DecodeString(resp.Header.Get(checkpointHeader))
+	cp, err := base64.StdEncoding.DecodeString(resp.Header.Get(ledger.CheckpointHeader))
 	if err != nil || len(cp) == 0 {
 		return nil, errors.New("running service: export without a checkpoint")
 	}
