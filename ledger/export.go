@@ -16,6 +16,11 @@ import (
 // nine fractional digits.
 const TimeLayout = "2006-01-02T15:04:05.000000000Z"
 
+// CheckpointHeader is the HTTP header that carries, base64-encoded, the
+// signed checkpoint an export served over HTTP verifies against (the
+// admin endpoint and the operator API both use it; the body is the export).
+const CheckpointHeader = "X-Botwarden-Checkpoint"
+
 // Export writes entries from..to (from 0 means 1, to 0 means the head) to
 // w as JSON Lines, one object per entry
 //
@@ -30,11 +35,6 @@ const TimeLayout = "2006-01-02T15:04:05.000000000Z"
 // verifies on its own. It returns the signed checkpoint for size T, which
 // the caller stores beside the export. Memory use does not depend on the
 // range's size.
-
-// CheckpointHeader is the HTTP header that carries, base64-encoded, the
-// signed checkpoint an export served over HTTP verifies against (the
-// admin endpoint and the operator API both use it; the body is the export).
-const CheckpointHeader = "X-Botwarden-Checkpoint"
 
 func (l *Log) Export(ctx context.Context, w io.Writer, from, to uint64) ([]byte, error) {
 	if from == 0 {
