@@ -23,13 +23,17 @@ func tableRSS(t *testing.T, l *Log) (kb int, tables int) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
 		switch {
-		case len(fields) >= 6 && strings.Contains(fields[0], "-"):
-			in = filepath.Dir(fields[5]) == l.tableDir && strings.HasSuffix(fields[5], ".sst")
+		case !strings.HasSuffix(fields[0], ":"):
+			// A mapping's header: "start-end perms offset dev inode [path]".
+			// Anonymous mappings have no path and end the table's section.
+			in = len(fields) >= 6 && filepath.Dir(fields[5]) == l.tableDir && strings.HasSuffix(fields[5], ".sst")
 			if in {
 				tables++
 			}
-		case len(fields) == 0 && !in:
 		case in && len(fields) == 3 && fields[0] == "Rss:":
 			n, _ := strconv.Atoi(fields[1])
 			kb += n
