@@ -8,6 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/y"
+	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sys/unix"
 )
 
 // tableRSS sums the resident kB of this process's mappings of the
@@ -70,5 +75,66 @@ func TestLog_VerifyReleasesTablePages(t *testing.T) {
 	// The pages come back when read again.
 	if _, err := l.Verify(context.Background(), 0, 0); err != nil {
 		t.Fatalf("Verify after release: %v", err)
+	}
+}
+
+func TestLog_PopulateMapsTables(t *testing.T) {
+	t.Parallel()
+	probe, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perr := unix.Madvise(probe, unix.MADV_POPULATE_READ)
+	unix.Munmap(probe)
+	if perr != nil {
+		t.Skipf("this kernel has no MADV_POPULATE_READ: %v", perr)
+	}
+	dir := t.TempDir()
+	l := openTest(t, dir, Options{})
+	buildLedger(t, l, 20_000)
+	l.Close()
+	l = openTest(t, dir, Options{})
+	if kb, tables := tableRSS(t, l); tables == 0 {
+		t.Fatalf("no table file is mapped: nothing to test")
+	} else if kb > 2048 {
+		t.Fatalf("freshly opened: %d kB of table mappings resident", kb)
+	}
+	l.populateTablePages(1, 20_000)
+	all, _ := tableRSS(t, l)
+	if all < 8192 {
+		t.Fatalf("after populate, only %d kB of table mappings resident", all)
+	}
+	l.releaseTablePages()
+	if kb, _ := tableRSS(t, l); kb > 2048 {
+		t.Fatalf("after release, %d kB of table mappings stay resident", kb)
+	}
+}
+
+func TestTableHolds(t *testing.T) {
+	t.Parallel()
+	tbl := func(lp byte, l uint64, rp byte, r uint64) badger.TableInfo {
+		return badger.TableInfo{Left: y.KeyWithTs(key(lp, l), 7), Right: y.KeyWithTs(key(rp, r), 7)}
+	}
+	h := func(seq uint64) uint64 { return uint64(tlog.StoredHashIndex(0, int64(seq-1))) }
+	tests := []struct {
+		name     string
+		t        badger.TableInfo
+		from, to uint64
+		want     bool
+	}{
+		{"entries inside", tbl(prefixEntry, 50, prefixEntry, 60), 1, 100, true},
+		{"entries straddling the start", tbl(prefixEntry, 1, prefixEntry, 10), 5, 100, true},
+		{"entries before", tbl(prefixEntry, 1, prefixEntry, 4), 5, 100, false},
+		{"entries after", tbl(prefixEntry, 101, prefixEntry, 200), 5, 100, false},
+		{"hashes of the range", tbl(prefixHash, h(50), prefixHash, h(60)), 1, 100, true},
+		{"hashes after the range", tbl(prefixHash, h(200), prefixHash, h(300)), 1, 100, false},
+		{"hashes before the range", tbl(prefixHash, 0, prefixHash, h(40)), 50, 100, false},
+		{"checkpoints only", tbl(prefixCheckpoint, 1, prefixCheckpoint, 1000), 1, 100, false},
+		{"a flushed memtable: checkpoints to hashes", tbl(prefixCheckpoint, 1, prefixHash, h(10)), 500, 600, true},
+	}
+	for _, tt := range tests {
+		if got := tableHolds(tt.t, tt.from, tt.to); got != tt.want {
+			t.Errorf("%s: tableHolds(%d..%d) = %v, want %v", tt.name, tt.from, tt.to, got, tt.want)
+		}
 	}
 }

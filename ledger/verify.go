@@ -44,8 +44,10 @@ func (l *Log) Verify(ctx context.Context, from, to uint64) (VerifyReport, error)
 		return rep, err
 	}
 	rep.Checkpoints = len(cps)
-	// Releasing pages while both cores walk would make them fault again
-	// under each other (and cost TLB shootdowns): once, at the end.
+	// Map the tables in bulk rather than a fault per page; releasing pages
+	// while both cores walk would make them fault again under each other
+	// (and cost TLB shootdowns): once, at the end.
+	l.populateTablePages(from, to)
 	defer l.releaseTablePages()
 	for _, r := range l.verifyChunks(ctx, splitChunks(from, to, l.chunkLeaves, cps)) {
 		if r.err != nil {
