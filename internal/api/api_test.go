@@ -323,3 +323,49 @@ func TestAPI_ExportVerifiesOffline(t *testing.T) {
 		t.Fatalf("beyond head: %v", err)
 	}
 }
+
+func TestAPI_CheckpointsArePaged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	op, aud := e.client(coretest.Operator), e.client(coretest.Auditor)
+	for i := range 3 {
+		if _, err := op.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpStatus}, fmt.Sprintf("st-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for size := uint64(1); size <= e.ledger.Head().Size; size++ {
+		if _, err := e.ledger.CheckpointAt(bg, size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []uint64
+	if err := e.ledger.Checkpoints(bg, 0, func(size uint64, _ []byte) error { want = append(want, size); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	pages := 0
+	for from := uint64(0); ; pages++ {
+		var page api.CheckpointList
+		if err := aud.Do(bg, http.MethodGet, fmt.Sprintf("/v1/ledger/checkpoints?from=%d&limit=2", from), nil, nil, &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Checkpoints) > 2 {
+			t.Fatalf("page of %d with limit=2", len(page.Checkpoints))
+		}
+		for _, c := range page.Checkpoints {
+			got = append(got, c.Size)
+		}
+		if page.Next == 0 {
+			break
+		}
+		from = page.Next
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || pages != (len(want)-1)/2 {
+		t.Fatalf("paged %v in %d pages, stored %v", got, pages+1, want)
+	}
+	for _, q := range []string{"limit=0", "limit=1001"} {
+		if err := aud.Do(bg, http.MethodGet, "/v1/ledger/checkpoints?"+q, nil, nil, nil); problemOf(t, err).Status != http.StatusBadRequest {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}

@@ -18,10 +18,17 @@ import (
 // the admin endpoint the `ledger export` CLI uses.
 const CheckpointHeader = ledger.CheckpointHeader
 
-// CheckpointList is the answer of GET /v1/ledger/checkpoints.
+// CheckpointList is the answer of GET /v1/ledger/checkpoints: one page
+// of stored checkpoints in increasing size. Next, when set, is the from
+// of the following page; without it the list reached the newest one.
 type CheckpointList struct {
 	Checkpoints []CheckpointInfo `json:"checkpoints"`
+	Next        uint64           `json:"next,omitempty"`
 }
+
+// maxCheckpointPage is the largest page (and the default) of
+// GET /v1/ledger/checkpoints.
+const maxCheckpointPage = 1000
 
 // CheckpointInfo is one stored signed checkpoint.
 type CheckpointInfo struct {
@@ -77,14 +84,16 @@ func (s *Server) ledgerExport(w http.ResponseWriter, r *http.Request, _ string) 
 }
 
 func (s *Server) ledgerCheckpoints(w http.ResponseWriter, r *http.Request, _ string) {
-	from, err := uintQuery(r, "from", 0)
-	if err != nil {
-		badRequest(w, r, err)
+	from, err1 := uintQuery(r, "from", 0)
+	limit, err2 := uintQuery(r, "limit", maxCheckpointPage)
+	if err := errors.Join(err1, err2); err != nil || limit < 1 || limit > maxCheckpointPage {
+		badRequest(w, r, fmt.Errorf("%w: from is a size, limit a number from 1 to %d", errBody, maxCheckpointPage))
 		return
 	}
 	out := CheckpointList{Checkpoints: []CheckpointInfo{}}
-	err = s.deps.Ledger.Checkpoints(r.Context(), from, func(size uint64, note []byte) error {
-		if len(out.Checkpoints) >= 1000 {
+	err := s.deps.Ledger.Checkpoints(r.Context(), from, func(size uint64, note []byte) error {
+		if uint64(len(out.Checkpoints)) == limit {
+			out.Next = size // one more exists: the next page starts there
 			return errStop
 		}
 		out.Checkpoints = append(out.Checkpoints, CheckpointInfo{Size: size, Note: string(note)})
