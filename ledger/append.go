@@ -244,6 +244,14 @@ func (l *Log) commit(batch []*appendReq) {
 	l.mu.Unlock()
 	l.commits.Add(1)
 	l.answer(batch, nil)
+	// Badger writes its new tables, and compactions read old ones, through
+	// mmap: account what the log grew by, so that a sustained burst drops
+	// those file pages from RSS as a long walk does.
+	var grew int64
+	for _, r := range batch {
+		grew += int64(len(r.value))
+	}
+	l.walked(grew)
 	if next.Size-l.latestSize() >= l.opts.CheckpointEvery {
 		select {
 		case l.cpKick <- struct{}{}:

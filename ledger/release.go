@@ -23,8 +23,9 @@ const releaseEvery = 16 << 20
 // the table pages when it ends.
 const releaseAtEnd = 1 << 20
 
-// walked accounts n bytes of stored values read by a walk, and releases
-// the table pages once releaseEvery bytes were read since the last time.
+// walked accounts n bytes of stored values read by a walk or appended,
+// and releases the table pages once releaseEvery bytes were read or
+// written since the last time.
 func (l *Log) walked(n int64) {
 	if l.walkedBytes.Add(n) >= releaseEvery {
 		l.releaseTablePages()
