@@ -66,7 +66,7 @@ section_ledger() {
   row "  of which table file pages"          'BenchmarkServiceRSS/steady'  MiB-file  "" ""
   row "  peak (VmHWM, during verify)"        'BenchmarkServiceRSS/steady'  MiB-peak  "" ""
   row "RSS after a 200k burst, 64 writers"   'BenchmarkServiceRSS/burst'   MiB-rss   "" ""
-  row "  peak (VmHWM, during the burst)"     'BenchmarkServiceRSS/burst'   MiB-peak  "" ""
+  row "  of which anonymous"                 'BenchmarkServiceRSS/burst'   MiB-anon  "" ""
   rm -f "$out"
 }
 
