@@ -20,8 +20,9 @@ import (
 const runbookBaseURL = "https://github.com/botwarden/botwarden/blob/main/docs/operations/runbooks/"
 
 // runbookFuncs are the functions that turn a key into a runbook link:
-// core's Engine.runbook and chatops' Adapter.runbookHint.
-var runbookFuncs = map[string]bool{"runbook": true, "runbookHint": true}
+// core's Engine.runbook (and Runbook, which the API calls) and chatops'
+// Adapter.runbookHint.
+var runbookFuncs = map[string]bool{"runbook": true, "Runbook": true, "runbookHint": true}
 
 // failureModes are pages the kit has beyond the keys the code links to:
 // conditions alerts point at (issue 9's list).
@@ -62,7 +63,7 @@ func linkedKeys(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	// The collector must find the keys we know exist, or it finds nothing.
-	for _, k := range []string{"ledger_unavailable", "gate_unknown", "safety_not_normal", "stuck_stopping", "interrupted"} {
+	for _, k := range []string{"ledger_unavailable", "gate_unknown", "safety_not_normal", "stuck_stopping", "interrupted", "api_token", "rate_limited"} {
 		if _, ok := keys[k]; !ok {
 			t.Fatalf("key %q not found in the Go source: the collector is broken or the code changed (found %v)", k, sortedKeys(keys))
 		}

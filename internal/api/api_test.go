@@ -153,8 +153,8 @@ func TestAPI_ViewerRefusedAndNotOffered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := viewer.Do(bg, http.MethodGet, "/v1/ledger/head", nil, nil, nil); problemOf(t, err).Status != http.StatusForbidden {
-		t.Fatalf("viewer ledger head: %v", err)
+	if p := problemOf(t, viewer.Do(bg, http.MethodGet, "/v1/ledger/head", nil, nil, nil)); p.Status != http.StatusForbidden || !strings.HasSuffix(p.Runbook, "/forbidden.md") {
+		t.Fatalf("viewer ledger head: %+v", p)
 	}
 	// The denial is in the ledger, as a Slack denial would be.
 	if !e.ledgerHas(t, `"event_type":"controlplane.command.denied"`, `"command_id":"v-stop"`, `"reason":"forbidden"`, `"channel":"api"`) {
@@ -211,7 +211,7 @@ func TestAPI_TokensRevokedExpiredRefusedAndAudited(t *testing.T) {
 		{"missing", e.clientWith(""), api.ReasonUnauthenticated},
 	} {
 		_, err := tc.c.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpStop}, "tok-"+tc.name)
-		if p := problemOf(t, err); p.Status != http.StatusUnauthorized || p.Reason != tc.reason {
+		if p := problemOf(t, err); p.Status != http.StatusUnauthorized || p.Reason != tc.reason || !strings.HasSuffix(p.Runbook, "/api_token.md") {
 			t.Errorf("%s: %+v", tc.name, p)
 		}
 	}

@@ -78,7 +78,7 @@ func TestAPI_RateLimitedPerActor(t *testing.T) {
 		t.Fatalf("a second token of the same actor shares its limit: %d %+v", resp.StatusCode, p)
 	}
 	err := op.Do(bg, http.MethodGet, "/v1/safety", nil, nil, nil)
-	if pr := problemOf(t, err); pr.Status != http.StatusTooManyRequests || pr.Reason != api.ReasonRateLimited {
+	if pr := problemOf(t, err); pr.Status != http.StatusTooManyRequests || pr.Reason != api.ReasonRateLimited || !strings.HasSuffix(pr.Runbook, "/rate_limited.md") {
 		t.Fatalf("third request: %+v", pr)
 	}
 	if err := appr.Do(bg, http.MethodGet, "/v1/safety", nil, nil, nil); err != nil {

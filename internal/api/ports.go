@@ -29,6 +29,7 @@ type Core interface {
 	Subscribe(buf int) (<-chan core.Notice, func())
 	Environment() string
 	Policy() *policy.Policy
+	Runbook(key string) string
 }
 
 // Ledger is what the API needs of the audit ledger (*ledger.Log fits it):

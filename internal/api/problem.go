@@ -62,14 +62,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 	secs := int((wait + time.Second - 1) / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeProblem(w, r, newProblem(http.StatusTooManyRequests, ReasonRateLimited,
-		"too many requests for this actor; retry after "+strconv.Itoa(secs)+"s"))
+	p := newProblem(http.StatusTooManyRequests, ReasonRateLimited,
+		"too many requests for this actor; retry after "+strconv.Itoa(secs)+"s")
+	p.Runbook = s.deps.Core.Runbook("rate_limited")
+	writeProblem(w, r, p)
 }
 
 // reasonStatus maps a core reason code to the HTTP status of a refused

@@ -144,8 +144,10 @@ func (s *Server) authed(p perm, h handlerFunc) http.Handler {
 		secret, ok := bearer(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="botwarden"`)
-			writeProblem(w, r, newProblem(http.StatusUnauthorized, ReasonUnauthenticated,
-				"send an API token: Authorization: Bearer bw_… (botwarden token create --actor NAME)"))
+			p := newProblem(http.StatusUnauthorized, ReasonUnauthenticated,
+				"send an API token: Authorization: Bearer bw_… (botwarden token create --actor NAME)")
+			p.Runbook = s.deps.Core.Runbook("api_token")
+			writeProblem(w, r, p)
 			return
 		}
 		rec, err := s.deps.Tokens.Authenticate(secret)
@@ -154,7 +156,7 @@ func (s *Server) authed(p perm, h handlerFunc) http.Handler {
 			return
 		}
 		if wait := s.reserve(s.actors, rec.Actor); wait > 0 {
-			tooMany(w, r, wait)
+			s.tooMany(w, r, wait)
 			return
 		}
 		if !s.permitted(p, rec.Actor) {
@@ -191,6 +193,7 @@ func (s *Server) forbidden(p perm, actor string) Problem {
 	}
 	pr := newProblem(http.StatusForbidden, "forbidden",
 		fmt.Sprintf("actor %s has no %q permission in %s (roles: %v)", actor, what, s.deps.Core.Environment(), s.deps.Core.Roles(actor)))
+	pr.Runbook = s.deps.Core.Runbook("forbidden")
 	return pr
 }
 
@@ -200,7 +203,7 @@ func (s *Server) forbidden(p perm, actor string) Problem {
 func (s *Server) refuseToken(w http.ResponseWriter, r *http.Request, rec token.Record, err error) {
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	if wait := s.reserve(s.denied, host); wait > 0 {
-		tooMany(w, r, wait)
+		s.tooMany(w, r, wait)
 		return
 	}
 	reason := ReasonUnauthenticated
@@ -212,7 +215,9 @@ func (s *Server) refuseToken(w http.ResponseWriter, r *http.Request, rec token.R
 	}
 	s.recordDenied(r, rec, reason, err)
 	w.Header().Set("WWW-Authenticate", `Bearer realm="botwarden", error="invalid_token"`)
-	writeProblem(w, r, newProblem(http.StatusUnauthorized, reason, err.Error()))
+	p := newProblem(http.StatusUnauthorized, reason, err.Error())
+	p.Runbook = s.deps.Core.Runbook("api_token")
+	writeProblem(w, r, p)
 }
 
 // reserve takes one request from key's bucket; it returns how long to wait

@@ -186,6 +186,11 @@ func (e *Engine) Environment() string { return e.cfg.Environment }
 
 func (e *Engine) now() time.Time { return e.deps.Clock.Now() }
 
+// Runbook returns the runbook link for a reason code or condition key
+// (a page under docs/operations/runbooks), for adapters whose own
+// refusals (a bad token, a rate limit) deserve one too.
+func (e *Engine) Runbook(key string) string { return e.runbook(key) }
+
 // runbook returns the link for a reason code or condition.
 func (e *Engine) runbook(key string) string {
 	if u, ok := e.cfg.Runbooks[key]; ok {
