@@ -223,8 +223,12 @@ func (l *Log) commit(batch []*appendReq) {
 		err = checkWritable(l.dir, l.opts.MinFreeBytes)
 	}
 	if err != nil {
-		l.answer(batch, err)
+		// Rewind before answering: a writer woken by its refusal may append
+		// again at once, and that entry must follow the committed head, not
+		// the refused batch (rewind would fail it too, with this error,
+		// although the next commit might succeed).
 		l.rewind(err)
+		l.answer(batch, err)
 		return
 	}
 	head := l.Head()
