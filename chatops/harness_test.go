@@ -220,10 +220,14 @@ func (h *harness) submit(user, challengeID, typed, reason string) reply {
 	return readReply(h.t, resp, err, start)
 }
 
-// waitFor polls cond until it holds or 5 s pass.
+// waitFor polls cond until it holds or 20 s pass: generous, because
+// what it waits for happens in the adapter's goroutines, which a loaded
+// machine running every package's tests under -race can hold back for
+// seconds (a 5 s limit failed once that way); a passing wait ends as soon
+// as cond holds.
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("timed out waiting for %s", what)

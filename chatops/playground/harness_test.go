@@ -90,10 +90,11 @@ func (r *rig) state(user string) State {
 	return st
 }
 
-// waitState polls what user sees until cond holds or 5 s pass.
+// waitState polls what user sees until cond holds or 20 s pass (generous
+// for a loaded machine; a passing wait ends as soon as cond holds).
 func (r *rig) waitState(user, what string, cond func(State) bool) State {
 	r.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		st := r.state(user)
 		if cond(st) {
