@@ -83,8 +83,11 @@ func TestOffer_StuckBotBundleUploadedInThread(t *testing.T) {
 	h.command("U0OPERATOR", "C0OPS", "start alpha --mode paper")
 	h.waitFor("alpha running", func() bool { return h.botState("alpha") == "RUNNING_PAPER" })
 	h.driver.SetSlowStop(true)
-	h.command("U0OPERATOR", "C0OPS", "stop alpha")
+	_, stopRU := h.command("U0OPERATOR", "C0OPS", "stop alpha")
 	h.waitFor("alpha stopping", func() bool { return h.botState("alpha") == "STOPPING" })
+	// Tick leaves a bot alone while a command on it still runs (it only
+	// reconciles idle bots): wait until the stop has answered.
+	h.waitFor("stop answered", func() bool { return h.responseTo(stopRU) != "" })
 	h.clock.Advance(31 * time.Second)
 	h.engine.Tick(t.Context())
 	msg, bot := h.offerMsg(actionBundle)
@@ -115,8 +118,9 @@ func TestOffer_StuckBotBundleUploadedInThread(t *testing.T) {
 func TestOffer_ErrorTransitionOffersBundle_SlashBundleUploads(t *testing.T) {
 	t.Parallel()
 	h, _ := bundleHarness(t)
-	h.command("U0OPERATOR", "C0OPS", "start beta --mode paper")
+	_, startRU := h.command("U0OPERATOR", "C0OPS", "start beta --mode paper")
 	h.waitFor("beta running", func() bool { return h.botState("beta") == "RUNNING_PAPER" })
+	h.waitFor("start answered", func() bool { return h.responseTo(startRU) != "" }) // Tick skips busy bots
 	h.driver.SetStatus("beta", core.BotStatus{Alive: false, Detail: "exit 1"})
 	h.engine.Tick(t.Context())
 	_, bot := h.offerMsg(actionBundle)
