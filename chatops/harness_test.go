@@ -222,9 +222,8 @@ func (h *harness) submit(user, challengeID, typed, reason string) reply {
 
 // waitFor polls cond until it holds or 20 s pass: generous, because
 // what it waits for happens in the adapter's goroutines, which a loaded
-// machine running every package's tests under -race can hold back for
-// seconds (a 5 s limit failed once that way); a passing wait ends as soon
-// as cond holds.
+// machine running every package's tests under -race can hold back; a
+// passing wait ends as soon as cond holds.
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
