@@ -273,11 +273,7 @@ func TestAPI_ExportVerifiesOffline(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	op, aud := e.client(coretest.Operator), e.client(coretest.Auditor)
-	for i := range 3 {
-		if _, err := op.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpStatus}, fmt.Sprintf("st-%d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	submitStatuses(t, op, 3)
 	var buf bytes.Buffer
 	cp, err := aud.Export(bg, &buf, 1, 0)
 	if err != nil {
@@ -328,11 +324,7 @@ func TestAPI_CheckpointsArePaged(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	op, aud := e.client(coretest.Operator), e.client(coretest.Auditor)
-	for i := range 3 {
-		if _, err := op.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpStatus}, fmt.Sprintf("st-%d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	submitStatuses(t, op, 3)
 	for size := uint64(1); size <= e.ledger.Head().Size; size++ {
 		if _, err := e.ledger.CheckpointAt(bg, size); err != nil {
 			t.Fatal(err)
@@ -366,6 +358,17 @@ func TestAPI_CheckpointsArePaged(t *testing.T) {
 	for _, q := range []string{"limit=0", "limit=1001"} {
 		if err := aud.Do(bg, http.MethodGet, "/v1/ledger/checkpoints?"+q, nil, nil, nil); problemOf(t, err).Status != http.StatusBadRequest {
 			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// submitStatuses records n status commands through c, so the ledger has
+// entries to export, prove and checkpoint.
+func submitStatuses(t *testing.T, c *api.Client, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := c.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpStatus}, fmt.Sprintf("st-%d", i)); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
