@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 // only writes.
 type appendReq struct {
 	seq     uint64
-	value   []byte      // encodeEntry(...)
+	cpSize  uint64      // nonzero: not an entry but the signed checkpoint note for this size, in value
+	value   []byte      // encodeEntry(...), or the note
 	hashes  []tlog.Hash // stored Merkle hashes from index StoredHashIndex(0, seq-1)
 	inline  [3]tlog.Hash
 	receipt Receipt
@@ -34,8 +36,9 @@ type appendResult struct {
 const lingerMax = time.Millisecond
 
 // Append durably records event and returns its receipt. It returns only
-// after the entry, its Merkle hashes and its predecessors are synced to
-// disk. Concurrent calls are group-committed into one synced transaction.
+// after the entry and its predecessors are synced to disk (in the
+// write-ahead log) and stored with their Merkle hashes. Concurrent calls
+// are group-committed: one synced write and one transaction per group.
 //
 // event must be one compact JSON object (ErrInvalidEvent otherwise); it is
 // stored byte for byte. When the ledger cannot record (closed, disk nearly
@@ -110,7 +113,7 @@ func (l *Log) enqueue(event []byte) (*appendReq, error) {
 }
 
 // commitLoop is the only goroutine that writes entries: it takes the
-// queued entries in order and commits them in synced transactions.
+// queued entries in order and commits them in groups.
 func (l *Log) commitLoop() {
 	defer close(l.seqDone)
 	timer := time.NewTimer(time.Hour)
@@ -210,7 +213,7 @@ func (l *Log) answer(reqs []*appendReq, err error) {
 	}
 }
 
-// commit writes batch in one synced transaction and answers every waiter.
+// commit makes batch durable (see write) and answers every waiter.
 // A refusal before writing (disk nearly full, read-only) fails the batch
 // and everything queued after it, whose prev links point into it, and
 // rewinds the tail to the committed head. A failed commit marks the log
@@ -248,6 +251,17 @@ func (l *Log) commit(batch []*appendReq) {
 	l.mu.Unlock()
 	l.commits.Add(1)
 	l.answer(batch, nil)
+	if l.wal.size >= l.wal.max {
+		// The entries are durable in the current segment either way; a
+		// failed rotation is retried after the next commit.
+		if err := l.wal.rotate(next.Size + 1); err != nil {
+			l.opts.Logger.Warn().Err(err).Msg("ledger write-ahead log rotation failed")
+		}
+		select { // the checkpointer syncs Badger and drops the old segment
+		case l.walKick <- struct{}{}:
+		default:
+		}
+	}
 	// Badger writes its new tables, and compactions read old ones, through
 	// mmap: account what the log grew by, so that a sustained burst drops
 	// those file pages from RSS as a long walk does.
@@ -312,13 +326,36 @@ func treeAt(txn *badger.Txn, size uint64) (compactRange, error) {
 	return compactRange{nodes: nodes, n: int64(size)}, nil
 }
 
-// write stores the prepared entries and their Merkle hashes in one synced
-// transaction and returns the new head.
+// write makes the prepared entries durable in the write-ahead log and, at
+// the same time, stores them and their Merkle hashes in Badger (unsynced),
+// and returns the new head. Both must succeed.
 func (l *Log) write(head Head, batch []*appendReq) (Head, error) {
+	logged := make(chan error, 1)
+	go func() { logged <- l.wal.append(head.Size+1, batch) }()
+	l.storeMu.Lock()
+	next, err := l.store(head, batch)
+	l.storeMu.Unlock()
+	if werr := <-logged; werr != nil {
+		err = errors.Join(werr, err)
+	}
+	return next, err
+}
+
+// store writes the prepared entries and their Merkle hashes in one Badger
+// transaction and returns the new head.
+func (l *Log) store(head Head, batch []*appendReq) (Head, error) {
 	err := l.db.Update(func(txn *badger.Txn) error {
 		hr := txnHashReader{txn: txn, pending: make(map[int64]tlog.Hash, 3*len(batch))}
 		keys := make([]byte, 0, 9*4*len(batch)) // one allocation for the batch's keys
+		var last *appendReq
 		for _, r := range batch {
+			if r.cpSize != 0 {
+				if err := txn.Set(key(prefixCheckpoint, r.cpSize), r.value); err != nil {
+					return err
+				}
+				continue
+			}
+			last = r
 			keys = appendKey(keys, prefixEntry, r.seq)
 			if err := txn.Set(keys[len(keys)-9:], r.value); err != nil {
 				return err
@@ -333,7 +370,9 @@ func (l *Log) write(head Head, batch []*appendReq) (Head, error) {
 				}
 			}
 		}
-		last := batch[len(batch)-1]
+		if last == nil {
+			return nil // only checkpoint notes: the head stays
+		}
 		root, err := tlog.TreeHash(int64(last.seq), hr)
 		if err != nil {
 			return fmt.Errorf("merkle root at size %d: %w", last.seq, err)

@@ -36,6 +36,8 @@ type Head struct {
 type Log struct {
 	dir      string
 	db       *badger.DB
+	wal      *wal
+	storeMu  sync.Mutex // held by every write to Badger (see adviseTables)
 	opts     Options
 	signer   note.Signer
 	verifier note.Verifier
@@ -47,6 +49,7 @@ type Log struct {
 	seqDone chan struct{} // closed when the committer exits
 	cpDone  chan struct{} // closed when the checkpointer exits
 	cpKick  chan struct{}
+	walKick chan struct{} // the write-ahead log rotated: sync Badger, drop old segments
 	once    sync.Once
 
 	qmu     sync.Mutex // orders appends; guards the fields below
@@ -77,8 +80,9 @@ type signedCheckpoint struct {
 }
 
 // Open opens (creating if needed) the ledger kept in data folder dir: the
-// Badger database in dir/ledger, the signing key in dir/ledger.key and the
-// latest signed checkpoint in dir/ledger.checkpoint. It recovers to the
+// Badger database in dir/ledger, its write-ahead log in dir/ledger.wal,
+// the signing key in dir/ledger.key and the latest signed checkpoint in
+// dir/ledger.checkpoint. It replays the write-ahead log, recovers to the
 // last committed entry and refuses (ErrRollback) a log that is shorter than
 // or forked from its latest signed checkpoint; it returns ErrLocked when
 // another process holds the database.
@@ -102,13 +106,23 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 		dir: dir, db: db, opts: opts, signer: signer, verifier: verifier, vkey: vkey,
 		slots: make(chan struct{}, 4*opts.MaxBatch), kick: make(chan struct{}, 1), closing: make(chan struct{}),
 		seqDone: make(chan struct{}), cpDone: make(chan struct{}), cpKick: make(chan struct{}, 1),
-		hasher: newChainHasher(), chunkLeaves: verifyChunkLeaves,
+		walKick: make(chan struct{}, 1),
+		hasher:  newChainHasher(), chunkLeaves: verifyChunkLeaves,
 		tableDir: tableDirOf(dir),
+	}
+	if err := l.replayWAL(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
 	}
 	if err := l.recover(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
 	}
+	if l.wal, err = createWAL(filepath.Join(dir, walDirName), l.head.Size+1); err != nil {
+		db.Close()
+		return nil, classifyOpenError(dir, fmt.Errorf("write-ahead log: %w", err))
+	}
+	l.releaseTablePages() // Badger read the newest value log file on open
 	go l.commitLoop()
 	go l.checkpointLoop()
 	return l, nil
@@ -141,8 +155,16 @@ func (l *Log) Close() error {
 				err = fmt.Errorf("final checkpoint: %w", cerr)
 			}
 		}
+		if serr := l.syncStore(); serr != nil && err == nil {
+			err = serr
+		}
 		if cerr := l.db.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close ledger database: %w", cerr)
+		}
+		// Badger is synced and closed past every entry: the write-ahead
+		// log is no longer needed (kept, for the next Open, if not).
+		if werr := l.wal.close(err == nil); werr != nil && err == nil {
+			err = fmt.Errorf("close write-ahead log: %w", werr)
 		}
 	})
 	return err

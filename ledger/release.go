@@ -45,7 +45,7 @@ func (l *Log) releaseTablePages() {
 	}
 	defer l.releaseMu.Unlock()
 	l.walkedBytes.Store(0)
-	l.adviseTables(unix.MADV_DONTNEED, nil)
+	l.adviseTables(unix.MADV_DONTNEED, nil, true)
 }
 
 // populateTablePages maps in one call per table the pages of the tables
@@ -57,7 +57,11 @@ func (l *Log) releaseTablePages() {
 func (l *Log) populateTablePages(from, to uint64) {
 	l.releaseMu.Lock()
 	defer l.releaseMu.Unlock()
-	l.adviseTables(unix.MADV_POPULATE_READ, func(t badger.TableInfo) bool { return tableHolds(t, from, to) })
+	// Entries live in the value log, in seq order, but which file holds a
+	// seq is not known without reading its pointer: populate the value
+	// log only for a walk over most of the log.
+	vlogs := 2*(to-from+1) >= l.Head().Size
+	l.adviseTables(unix.MADV_POPULATE_READ, func(t badger.TableInfo) bool { return tableHolds(t, from, to) }, vlogs)
 }
 
 // tableHolds says whether table t's key range overlaps the keys of
@@ -77,16 +81,21 @@ func tableHolds(t badger.TableInfo, from, to uint64) bool {
 }
 
 // adviseTables applies advice to this process's mappings of the table
-// files that want accepts (all of them if want is nil). Callers hold
-// releaseMu.
+// files that want accepts (all of them if want is nil) and, if vlogs, of
+// the value log files. Callers hold releaseMu.
 //
-// It must never touch memory that is not such a mapping: a table Badger
+// It must never touch memory that is not such a mapping: a file Badger
 // unmaps meanwhile could leave its addresses to other memory. So it
 // holds an iterator, which keeps every table it covers mapped, and
 // advises only tables that were in the tree both before and after the
 // iterator was made (IDs are never reused, so those are covered by it).
-// Best effort: errors are ignored.
-func (l *Log) adviseTables(advice int, want func(badger.TableInfo) bool) {
+// Value log files stay mapped while the database is open (the ledger
+// never garbage-collects the value log), except that Badger truncates
+// and remaps the newest one when a write moves on to the next file. Only
+// the ledger writes to Badger, always holding storeMu, so advice that
+// can change memory is given while holding it too. Best effort: errors
+// are ignored.
+func (l *Log) adviseTables(advice int, want func(badger.TableInfo) bool, vlogs bool) {
 	if l.tableDir == "" {
 		return
 	}
@@ -105,19 +114,37 @@ func (l *Log) adviseTables(advice int, want func(badger.TableInfo) bool) {
 			pinned[name] = true
 		}
 	}
-	if len(pinned) == 0 {
-		return
+	if vlogs && advice != unix.MADV_POPULATE_READ {
+		l.storeMu.Lock()
+		defer l.storeMu.Unlock()
 	}
+	for _, m := range l.dataMappings() {
+		name := filepath.Base(m.path)
+		if pinned[name] || vlogs && strings.HasSuffix(name, ".vlog") {
+			unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), uintptr(advice))
+		}
+	}
+}
+
+type mapping struct {
+	start, end uint64
+	path       string
+}
+
+// dataMappings lists this process's mappings of files in Badger's
+// directory, from /proc/self/maps.
+func (l *Log) dataMappings() []mapping {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
-		return
+		return nil
 	}
 	defer f.Close()
+	var out []mapping
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		// "start-end perms offset dev inode path"
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || filepath.Dir(fields[5]) != l.tableDir || !pinned[filepath.Base(fields[5])] {
+		if len(fields) < 6 || filepath.Dir(fields[5]) != l.tableDir {
 			continue
 		}
 		lo, hi, ok := strings.Cut(fields[0], "-")
@@ -126,8 +153,9 @@ func (l *Log) adviseTables(advice int, want func(badger.TableInfo) bool) {
 		if !ok || err1 != nil || err2 != nil || end <= start {
 			continue
 		}
-		unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), uintptr(advice))
+		out = append(out, mapping{start, end, fields[5]})
 	}
+	return out
 }
 
 // tableDirOf is the Badger directory as /proc/self/maps names it:

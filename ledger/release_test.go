@@ -16,7 +16,7 @@ import (
 )
 
 // tableRSS sums the resident kB of this process's mappings of the
-// ledger's table files, from /proc/self/smaps.
+// ledger's table and value log files, from /proc/self/smaps.
 func tableRSS(t *testing.T, l *Log) (kb int, tables int) {
 	t.Helper()
 	f, err := os.Open("/proc/self/smaps")
@@ -35,7 +35,8 @@ func tableRSS(t *testing.T, l *Log) (kb int, tables int) {
 		case !strings.HasSuffix(fields[0], ":"):
 			// A mapping's header: "start-end perms offset dev inode [path]".
 			// Anonymous mappings have no path and end the table's section.
-			in = len(fields) >= 6 && filepath.Dir(fields[5]) == l.tableDir && strings.HasSuffix(fields[5], ".sst")
+			in = len(fields) >= 6 && filepath.Dir(fields[5]) == l.tableDir &&
+				(strings.HasSuffix(fields[5], ".sst") || strings.HasSuffix(fields[5], ".vlog"))
 			if in {
 				tables++
 			}

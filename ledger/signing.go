@@ -72,7 +72,7 @@ func (l *Log) latestSize() uint64 {
 }
 
 // cutCheckpoint signs size (≤ head, so already committed), stores the
-// note in Badger (synced) and, if it is the new latest, in the checkpoint
+// note durably (see storeNote) and, if it is the new latest, in the checkpoint
 // file; then tells OnCheckpoint.
 func (l *Log) cutCheckpoint(size uint64) ([]byte, error) {
 	if size == 0 {
@@ -113,10 +113,8 @@ func (l *Log) signAndStore(size uint64) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("sign checkpoint at size %d: %w", size, err)
 	}
-	if err := l.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(key(prefixCheckpoint, size), signed)
-	}); err != nil {
-		return nil, false, fmt.Errorf("%w: store checkpoint at size %d: %w", ErrUnavailable, size, err)
+	if err := l.storeNote(size, signed); err != nil {
+		return nil, false, fmt.Errorf("store checkpoint at size %d: %w", size, err)
 	}
 	if size <= l.latestSize() {
 		return signed, false, nil
@@ -141,11 +139,13 @@ func (l *Log) checkpointLoop() {
 			return
 		case <-t.C:
 		case <-l.cpKick:
+		case <-l.walKick:
 		}
 		if h := l.Head(); h.Size > l.latestSize() {
 			if _, err := l.cutCheckpoint(h.Size); err != nil {
 				l.opts.Logger.Error().Err(err).Uint64("size", h.Size).Msg("ledger checkpoint failed")
 			}
 		}
+		l.dropWAL()
 	}
 }
