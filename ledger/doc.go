@@ -12,9 +12,12 @@
 //     live in Badger next to the entries, written in the same transaction.
 //   - Append is durable before it returns: each caller prepares its entry
 //     (seq, time, prev, chain hash, Merkle hashes) under a short lock, in
-//     seq order, while the previous batch syncs; one committer goroutine
-//     writes every waiting entry in one synced Badger transaction, then
-//     wakes the waiters with their receipts.
+//     seq order, while the previous batch commits; one committer goroutine
+//     writes every waiting entry as one frame of the ledger's own
+//     write-ahead log (write + fdatasync) and, in parallel, in one unsynced
+//     Badger transaction, then wakes the waiters with their receipts. Open
+//     replays the write-ahead log, so nothing Badger had not synced is lost
+//     (wal.go explains why Badger's own sync is not used).
 //   - The head (size and Merkle root) is signed as a C2SP tlog-checkpoint
 //     (a signed note, golang.org/x/mod/sumdb/note, ed25519) on a schedule
 //     and on demand. Every checkpoint is kept; the latest is also written to
