@@ -156,10 +156,13 @@ func (l *Log) checkLinksAfter(end uint64, prev [32]byte, size uint64) error {
 	})
 }
 
-// entryAt reads entry seq; its value is copied.
+// entryAt reads entry seq (ErrNotFound if it is not stored); its value is
+// copied.
 func entryAt(txn *badger.Txn, seq uint64) (Entry, error) {
 	item, err := txn.Get(key(prefixEntry, seq))
-	if err != nil {
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return Entry{}, fmt.Errorf("entry %d: %w", seq, ErrNotFound)
+	} else if err != nil {
 		return Entry{}, fmt.Errorf("read entry %d: %w", seq, err)
 	}
 	v, err := item.ValueCopy(nil)

@@ -26,17 +26,8 @@ func (l *Log) Scan(ctx context.Context, from uint64, fn func(seq uint64, event [
 func (l *Log) Get(ctx context.Context, seq uint64) (Entry, error) {
 	var out Entry
 	err := l.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(key(prefixEntry, seq))
-		if err == badger.ErrKeyNotFound {
-			return fmt.Errorf("entry %d: %w", seq, ErrNotFound)
-		} else if err != nil {
-			return fmt.Errorf("read entry %d: %w", seq, err)
-		}
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return fmt.Errorf("read entry %d: %w", seq, err)
-		}
-		out, err = decodeEntry(seq, v)
+		var err error
+		out, err = entryAt(txn, seq)
 		return err
 	})
 	return out, err

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -205,18 +206,8 @@ func walSegments(dir string) ([]walSegment, error) {
 		}
 		segs = append(segs, walSegment{first: first, path: filepath.Join(dir, e.Name())})
 	}
-	slices.SortFunc(segs, func(a, b walSegment) int { return cmpUint(a.first, b.first) })
+	slices.SortFunc(segs, func(a, b walSegment) int { return cmp.Compare(a.first, b.first) })
 	return segs, nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // readWAL calls fn with every record in segs, in order (seq is 0 for a
