@@ -80,6 +80,10 @@ func createWAL(dir string, next uint64) (*wal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	// The folder's own entry must survive a power loss with its segments.
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return nil, fmt.Errorf("sync data folder: %w", err)
+	}
 	if err := w.rotate(next); err != nil {
 		return nil, err
 	}
