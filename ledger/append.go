@@ -104,8 +104,9 @@ func (l *Log) enqueue(event []byte) (*appendReq, error) {
 	}
 	ns := t.UnixNano()
 	h := l.hasher.hash(seq, ns, l.tail.Hash[:], event)
-	r := &appendReq{seq: seq, value: encodeEntry(ns, l.tail.Hash, h, event), done: make(chan appendResult, 1)}
+	r := &appendReq{seq: seq, done: make(chan appendResult, 1)}
 	r.hashes = l.tree.pushStored(r.inline[:0], leafHash(h))
+	r.value = encodeEntry(seq, ns, l.tail.Hash, h, r.hashes[1:], event)
 	r.receipt = Receipt{Seq: seq, Hash: h}
 	l.tail = Head{Size: seq, Hash: h, Time: t}
 	l.queue = append(l.queue, r)
@@ -341,12 +342,12 @@ func (l *Log) write(head Head, batch []*appendReq) (Head, error) {
 	return next, err
 }
 
-// store writes the prepared entries and their Merkle hashes in one Badger
-// transaction and returns the new head.
+// store writes the prepared entries (each value holds the Merkle hashes
+// its leaf completes) in one Badger transaction and returns the new head.
 func (l *Log) store(head Head, batch []*appendReq) (Head, error) {
 	err := l.db.Update(func(txn *badger.Txn) error {
 		hr := txnHashReader{txn: txn, pending: make(map[int64]tlog.Hash, 3*len(batch))}
-		keys := make([]byte, 0, 9*4*len(batch)) // one allocation for the batch's keys
+		keys := make([]byte, 0, 9*len(batch)) // one allocation for the batch's keys
 		var last *appendReq
 		for _, r := range batch {
 			if r.cpSize != 0 {
@@ -361,13 +362,8 @@ func (l *Log) store(head Head, batch []*appendReq) (Head, error) {
 				return err
 			}
 			base := tlog.StoredHashIndex(0, int64(r.seq-1))
-			for j := range r.hashes {
-				idx := base + int64(j)
-				hr.pending[idx] = r.hashes[j]
-				keys = appendKey(keys, prefixHash, uint64(idx))
-				if err := txn.Set(keys[len(keys)-9:], r.hashes[j][:]); err != nil {
-					return err
-				}
+			for j, h := range r.hashes {
+				hr.pending[base+int64(j)] = h
 			}
 		}
 		if last == nil {

@@ -8,8 +8,9 @@
 //     exactly as given (one compact JSON object), its append time (UTC,
 //     nanoseconds), the previous entry's chain hash and its own chain hash
 //     (see ChainHash). The chain hashes are the leaves of an RFC 6962 Merkle
-//     tree maintained with golang.org/x/mod/sumdb/tlog; its stored hashes
-//     live in Badger next to the entries, written in the same transaction.
+//     tree maintained with golang.org/x/mod/sumdb/tlog; the hashes tlog
+//     stores above the leaves live in the value of the entry that
+//     completes them, so an entry and its Merkle hashes are one write.
 //   - Append is durable before it returns: each caller prepares its entry
 //     (seq, time, prev, chain hash, Merkle hashes) under a short lock, in
 //     seq order, while the previous batch commits; one committer goroutine
@@ -24,7 +25,8 @@
 //     a file beside the database so that Open refuses a log that is shorter
 //     than, or forked from, what it has already signed.
 //   - Verify re-walks entries, links and the stored Merkle hashes, in
-//     aligned Merkle subtrees checked on every core; Scan and Export read
+//     aligned Merkle subtrees checked on every core and fed by one reader;
+//     Scan and Export read
 //     ahead in a goroutine; Export streams entries as JSON Lines plus a
 //     trailer; VerifyExport checks an export offline against a signed
 //     checkpoint and a verifier key. Walks release the table pages they

@@ -90,6 +90,7 @@ func (l *Log) replayWAL() error {
 	}
 	wb := l.db.NewWriteBatch()
 	defer wb.Cancel()
+	nodes := make([]tlog.Hash, 0, 64)
 	end, err := readWAL(segs, func(seq, cpSize uint64, v []byte) error {
 		if cpSize != 0 {
 			return l.replayNote(wb, cpSize, v)
@@ -105,16 +106,12 @@ func (l *Log) replayWAL() error {
 			return &VerifyError{Seq: seq, Problem: "write-ahead log: stored hash does not match the entry"}
 		}
 		prev = e.Hash
-		if err := wb.Set(key(prefixEntry, seq), append([]byte(nil), v...)); err != nil {
-			return err
-		}
-		base := uint64(tlog.StoredHashIndex(0, int64(seq-1)))
-		for j, h := range tree.pushStored(nil, leafHash(e.Hash)) {
-			if err := wb.Set(key(prefixHash, base+uint64(j)), append([]byte(nil), h[:]...)); err != nil {
-				return err
+		for j, h := range tree.pushStored(nodes[:0], leafHash(e.Hash))[1:] {
+			if storedNode(v, j+1) != h {
+				return &VerifyError{Seq: seq, Problem: fmt.Sprintf("write-ahead log: stored Merkle hash mismatch (level %d)", j+1)}
 			}
 		}
-		return nil
+		return wb.Set(key(prefixEntry, seq), append([]byte(nil), v...))
 	})
 	if err != nil {
 		return fmt.Errorf("replay write-ahead log: %w", err)

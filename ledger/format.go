@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Domain is the domain-separation prefix of every chain hash. It is
@@ -36,6 +39,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrTampered is wrapped by every verification failure (*VerifyError).
 	ErrTampered = errors.New("ledger verification failed")
+	// ErrFormat means the database was written in a store format this
+	// version does not read. Nothing was changed.
+	ErrFormat = errors.New("unknown ledger store format")
 )
 
 // Entry is one stored ledger entry.
@@ -64,15 +70,31 @@ func ChainHash(seq uint64, unixNano int64, prev [32]byte, event []byte) [32]byte
 	return out
 }
 
-// entryHeaderSize is the stored value prefix: time(8) prev(32) hash(32).
+// entryHeaderSize is the fixed stored value prefix: time(8) prev(32)
+// hash(32). The Merkle nodes the entry completes follow it (nodeCount).
 const entryHeaderSize = 8 + 32 + 32
 
-// Badger key prefixes. Sequence numbers and tlog indexes are 8-byte big
-// endian so that key order is numeric order.
+// nodeCount is how many Merkle tree nodes above the leaves entry seq
+// completes: the nodes at levels 1..nodeCount(seq) whose last leaf it is.
+// Their hashes are stored in the entry's value, right after its header.
+func nodeCount(seq uint64) int { return bits.TrailingZeros64(seq) }
+
+// headerLen is the length of entry seq's stored value before its event.
+func headerLen(seq uint64) int { return entryHeaderSize + tlog.HashSize*nodeCount(seq) }
+
+// Badger key prefixes. Sequence numbers are 8-byte big endian so that key
+// order is numeric order.
 const (
-	prefixEntry      = 'e' // e<seq>        -> time prev hash event
-	prefixHash       = 'h' // h<tlog index> -> 32-byte stored Merkle hash
-	prefixCheckpoint = 'c' // c<size>       -> signed checkpoint note
+	prefixEntry      = 'e' // e<seq>  -> time prev hash nodes event (encodeEntry)
+	prefixCheckpoint = 'c' // c<size> -> signed checkpoint note
+	prefixMeta       = 'm' // m<name> -> store metadata (formatKey)
+)
+
+// formatKey holds the store format; formatValue names this one. The
+// first format (no key) kept each Merkle hash under its own 'h' key.
+var (
+	formatKey   = []byte("mformat")
+	formatValue = []byte("botwarden-ledger-store-2")
 )
 
 func key(prefix byte, n uint64) []byte {
@@ -89,25 +111,42 @@ func appendKey(b []byte, prefix byte, n uint64) []byte {
 
 func keyNum(k []byte) uint64 { return binary.BigEndian.Uint64(k[1:]) }
 
-// encodeEntry lays out a stored value: unixNano, prev, hash, event.
-func encodeEntry(unixNano int64, prev, hash [32]byte, event []byte) []byte {
-	v := make([]byte, entryHeaderSize+len(event))
+// encodeEntry lays out entry seq's stored value: unixNano, prev, hash,
+// the hashes of the nodeCount(seq) Merkle nodes it completes (levels 1
+// up), event.
+func encodeEntry(seq uint64, unixNano int64, prev, hash [32]byte, nodes []tlog.Hash, event []byte) []byte {
+	if len(nodes) != nodeCount(seq) {
+		panic(fmt.Sprintf("ledger: entry %d completes %d Merkle nodes, got %d", seq, nodeCount(seq), len(nodes)))
+	}
+	n := headerLen(seq)
+	v := make([]byte, n+len(event))
 	binary.BigEndian.PutUint64(v, uint64(unixNano))
 	copy(v[8:], prev[:])
 	copy(v[40:], hash[:])
-	copy(v[entryHeaderSize:], event)
+	for i, h := range nodes {
+		copy(v[entryHeaderSize+i*tlog.HashSize:], h[:])
+	}
+	copy(v[n:], event)
 	return v
 }
 
 // decodeEntry splits a stored value; the event aliases v.
 func decodeEntry(seq uint64, v []byte) (Entry, error) {
-	if len(v) < entryHeaderSize {
-		return Entry{}, fmt.Errorf("entry %d: stored value of %d bytes is too short", seq, len(v))
+	n := headerLen(seq)
+	if len(v) < n {
+		return Entry{}, fmt.Errorf("entry %d: stored value of %d bytes is shorter than its %d-byte header", seq, len(v), n)
 	}
-	e := Entry{Seq: seq, Time: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), Event: v[entryHeaderSize:]}
+	e := Entry{Seq: seq, Time: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), Event: v[n:]}
 	copy(e.Prev[:], v[8:40])
 	copy(e.Hash[:], v[40:72])
 	return e, nil
+}
+
+// storedNode returns the hash entry seq's value v stores for the node it
+// completes at level (1..nodeCount(seq)); v must be at least headerLen(seq).
+func storedNode(v []byte, level int) (h tlog.Hash) {
+	copy(h[:], v[entryHeaderSize+(level-1)*tlog.HashSize:])
+	return h
 }
 
 // ValidateEvent reports whether event is acceptable to Append: one JSON

@@ -110,6 +110,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 		hasher:  newChainHasher(), chunkLeaves: verifyChunkLeaves,
 		tableDir: tableDirOf(dir),
 	}
+	if err := l.checkFormat(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+	}
 	if err := l.replayWAL(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open ledger %s: %w", dir, err)

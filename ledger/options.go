@@ -46,11 +46,10 @@ const (
 	defaultMinFreeBytes       = 64 << 20
 	defaultMaxBatch           = 1024
 	maxBatchBytes             = 512 << 10
-	// valueThreshold sends entries (72-byte header and the event) and
-	// checkpoints to Badger's value log and keeps the 32-byte Merkle
-	// hashes in its tree: the tree then holds little more than keys, so
-	// memtable flushes and compactions, which rewrite the tree through
-	// memory maps, cost a fifth of what they would.
+	// valueThreshold sends entries (header, Merkle hashes and event)
+	// and checkpoints to Badger's value log: the tree then holds little
+	// more than keys, so memtable flushes and compactions, which rewrite
+	// the tree through memory maps, cost a fifth of what they would.
 	valueThreshold = 64
 )
 

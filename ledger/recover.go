@@ -14,16 +14,13 @@ import (
 )
 
 // recover rebuilds the head from what is on disk and checks it against the
-// latest signed checkpoint. Badger commits each group of entries and their
-// Merkle hashes atomically, so the last stored entry is the last complete
-// one; nothing needs repair, only checking.
+// latest signed checkpoint. Each entry's value holds its Merkle hashes and
+// Badger commits each group of entries atomically, so the last stored entry
+// is the last complete one; nothing needs repair, only checking.
 func (l *Log) recover(ctx context.Context) error {
 	return l.db.View(func(txn *badger.Txn) error {
 		size, last, err := lastEntry(txn)
 		if err != nil {
-			return err
-		}
-		if err := checkHashCount(txn, size); err != nil {
 			return err
 		}
 		root, err := tlog.TreeHash(int64(size), txnHashReader{txn: txn})
@@ -54,6 +51,42 @@ func (l *Log) recover(ctx context.Context) error {
 	})
 }
 
+// checkFormat refuses a database written in another store format and
+// marks a new (empty) one with this format.
+func (l *Log) checkFormat() error {
+	var found []byte
+	var used bool
+	err := l.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(formatKey)
+		if err == nil {
+			found, err = item.ValueCopy(nil)
+			return err
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		it.Rewind()
+		used = it.Valid()
+		return nil
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("read store format: %w", err)
+	case found != nil && string(found) != string(formatValue):
+		return fmt.Errorf("%w: the database is in format %q, this version reads %q", ErrFormat, found, formatValue)
+	case found != nil:
+		return nil
+	case used:
+		return fmt.Errorf("%w: the database has no format mark: it was written by a development version that kept Merkle hashes under their own keys; export it with that version (botwarden ledger export) and start a new data folder", ErrFormat)
+	}
+	if err := l.db.Update(func(txn *badger.Txn) error { return txn.Set(formatKey, formatValue) }); err != nil {
+		return fmt.Errorf("%w: mark store format: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
 // lastEntry finds the highest stored seq. Its value is copied.
 func lastEntry(txn *badger.Txn) (uint64, Entry, error) {
 	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixEntry}})
@@ -69,22 +102,6 @@ func lastEntry(txn *badger.Txn) (uint64, Entry, error) {
 	}
 	e, err := decodeEntry(seq, v)
 	return seq, e, err
-}
-
-// checkHashCount checks that exactly the Merkle hashes of size entries are
-// stored: entries and hashes are written in one transaction, so anything
-// else means the database was altered outside the ledger.
-func checkHashCount(txn *badger.Txn, size uint64) error {
-	want := tlog.StoredHashCount(int64(size))
-	if want > 0 {
-		if _, err := txn.Get(key(prefixHash, uint64(want-1))); err != nil {
-			return &VerifyError{Seq: size, Problem: fmt.Sprintf("the log ends at seq %d but Merkle hash %d is missing: %v", size, want-1, err)}
-		}
-	}
-	if _, err := txn.Get(key(prefixHash, uint64(want))); err == nil {
-		return &VerifyError{Seq: size + 1, Problem: fmt.Sprintf("entry missing: the log ends at seq %d but Merkle hashes for later entries are stored (tail truncated)", size)}
-	}
-	return nil
 }
 
 // loadLatestCheckpoints returns the latest checkpoint stored in Badger and
@@ -146,8 +163,10 @@ func (l *Log) checkAgainst(txn *badger.Txn, cp *signedCheckpoint) error {
 	return nil
 }
 
-// txnHashReader reads stored Merkle hashes, first from pending (hashes
-// written earlier in the same batch), then from the transaction.
+// txnHashReader reads stored Merkle hashes (tlog.HashReader), first from
+// pending (hashes of entries written earlier in the same transaction),
+// then from the transaction: a leaf's hash from its entry's chain hash, a
+// node's from the value of the entry that completed it (encodeEntry).
 type txnHashReader struct {
 	txn     *badger.Txn
 	pending map[int64]tlog.Hash
@@ -161,15 +180,21 @@ func (r txnHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 			out[i] = h
 			continue
 		}
-		item, err := r.txn.Get(key(prefixHash, uint64(idx)))
+		level, n := tlog.SplitStoredHashIndex(idx)
+		seq := uint64(n+1) << level // the entry whose leaf completes the node
+		item, err := r.txn.Get(key(prefixEntry, seq))
 		if err != nil {
-			return nil, fmt.Errorf("merkle hash %d: %w", idx, err)
+			return nil, fmt.Errorf("merkle hash %d (level %d): entry %d: %w", idx, level, seq, err)
 		}
 		if err := item.Value(func(v []byte) error {
-			if len(v) != tlog.HashSize {
-				return fmt.Errorf("merkle hash %d: %d bytes", idx, len(v))
+			if len(v) < headerLen(seq) {
+				return fmt.Errorf("merkle hash %d: entry %d: stored value of %d bytes is shorter than its %d-byte header", idx, seq, len(v), headerLen(seq))
 			}
-			copy(out[i][:], v)
+			if level == 0 {
+				out[i] = leafHash([32]byte(v[40:72]))
+			} else {
+				out[i] = storedNode(v, level)
+			}
 			return nil
 		}); err != nil {
 			return nil, err

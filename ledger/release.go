@@ -11,7 +11,6 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/badger/v4/y"
-	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,8 +48,7 @@ func (l *Log) releaseTablePages() {
 }
 
 // populateTablePages maps in one call per table the pages of the tables
-// that hold entries from..to or their Merkle hashes
-// (MADV_POPULATE_READ, Linux 5.14+; older kernels refuse it and the walk
+// that hold entries from..to (MADV_POPULATE_READ, Linux 5.14+; older kernels refuse it and the walk
 // faults the pages in one by one, as without it). Verify reads every
 // byte of those tables, and a page fault per page costs it more than a
 // tenth of its time. The pages stay mapped until Verify releases them.
@@ -65,19 +63,10 @@ func (l *Log) populateTablePages(from, to uint64) {
 }
 
 // tableHolds says whether table t's key range overlaps the keys of
-// entries from..to or of the Merkle hashes those entries stored.
+// entries from..to.
 func tableHolds(t badger.TableInfo, from, to uint64) bool {
 	left, right := y.ParseKey(t.Left), y.ParseKey(t.Right)
-	ranges := [][2][]byte{
-		{key(prefixEntry, from), key(prefixEntry, to)},
-		{key(prefixHash, uint64(tlog.StoredHashIndex(0, int64(from-1)))), key(prefixHash, uint64(tlog.StoredHashIndex(0, int64(to))))},
-	}
-	for _, r := range ranges {
-		if bytes.Compare(left, r[1]) <= 0 && bytes.Compare(right, r[0]) >= 0 {
-			return true
-		}
-	}
-	return false
+	return bytes.Compare(left, key(prefixEntry, to)) <= 0 && bytes.Compare(right, key(prefixEntry, from)) >= 0
 }
 
 // adviseTables applies advice to this process's mappings of the table

@@ -11,7 +11,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/y"
-	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sys/unix"
 )
 
@@ -116,7 +115,6 @@ func TestTableHolds(t *testing.T) {
 	tbl := func(lp byte, l uint64, rp byte, r uint64) badger.TableInfo {
 		return badger.TableInfo{Left: y.KeyWithTs(key(lp, l), 7), Right: y.KeyWithTs(key(rp, r), 7)}
 	}
-	h := func(seq uint64) uint64 { return uint64(tlog.StoredHashIndex(0, int64(seq-1))) }
 	tests := []struct {
 		name     string
 		t        badger.TableInfo
@@ -127,11 +125,10 @@ func TestTableHolds(t *testing.T) {
 		{"entries straddling the start", tbl(prefixEntry, 1, prefixEntry, 10), 5, 100, true},
 		{"entries before", tbl(prefixEntry, 1, prefixEntry, 4), 5, 100, false},
 		{"entries after", tbl(prefixEntry, 101, prefixEntry, 200), 5, 100, false},
-		{"hashes of the range", tbl(prefixHash, h(50), prefixHash, h(60)), 1, 100, true},
-		{"hashes after the range", tbl(prefixHash, h(200), prefixHash, h(300)), 1, 100, false},
-		{"hashes before the range", tbl(prefixHash, 0, prefixHash, h(40)), 50, 100, false},
 		{"checkpoints only", tbl(prefixCheckpoint, 1, prefixCheckpoint, 1000), 1, 100, false},
-		{"a flushed memtable: checkpoints to hashes", tbl(prefixCheckpoint, 1, prefixHash, h(10)), 500, 600, true},
+		{"a flushed memtable: checkpoints to entries", tbl(prefixCheckpoint, 1, prefixEntry, 10), 5, 600, true},
+		{"a flushed memtable: checkpoints to earlier entries", tbl(prefixCheckpoint, 1, prefixEntry, 10), 500, 600, false},
+		{"entries to the format mark", tbl(prefixEntry, 90, prefixMeta, 0), 1, 100, true},
 	}
 	for _, tt := range tests {
 		if got := tableHolds(tt.t, tt.from, tt.to); got != tt.want {

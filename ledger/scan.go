@@ -15,10 +15,11 @@ import (
 // read from the store in another goroutine while fn runs.
 func (l *Log) Scan(ctx context.Context, from uint64, fn func(seq uint64, event []byte) error) error {
 	return l.pipedValues(ctx, from, 0, func(seq uint64, v []byte) error {
-		if len(v) < entryHeaderSize {
-			return &VerifyError{Seq: seq, Problem: fmt.Sprintf("entry %d: stored value of %d bytes is too short", seq, len(v))}
+		n := headerLen(seq)
+		if len(v) < n {
+			return &VerifyError{Seq: seq, Problem: fmt.Sprintf("entry %d: stored value of %d bytes is shorter than its %d-byte header", seq, len(v), n)}
 		}
-		return fn(seq, v[entryHeaderSize:])
+		return fn(seq, v[n:])
 	})
 }
 
@@ -57,6 +58,7 @@ type valueBatch struct {
 	first uint64 // seq of the first value
 	ends  []int  // end offset of each value in buf
 	buf   []byte
+	err   error // Verify's feeder: why the chunk ends after these values
 }
 
 // pipedValues calls fn with the stored values of entries from..to (from
@@ -149,9 +151,8 @@ func (l *Log) readBatches(ctx context.Context, from, to uint64, free <-chan *val
 // and reports the first missing seq as a *VerifyError. With release, it
 // releases the table pages it walked every releaseEvery bytes and at the
 // end of a walk of at least releaseAtEnd bytes. Values are not
-// prefetched: they live in the LSM tree, and the iterator already copies
-// each one into its item (prefetching would copy again, in a goroutine
-// per entry). v is valid only during fn.
+// prefetched (Badger's prefetch copies each value in a goroutine of its
+// own). v is valid only during fn.
 func (l *Log) scanValues(ctx context.Context, txn *badger.Txn, from, to uint64, release bool, fn func(seq uint64, v []byte) error) error {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEntry}})
 	defer it.Close()

@@ -76,9 +76,9 @@ func TestLog_VerifyDetectsTamperingInBadger(t *testing.T) {
 				e, _ := decodeEntry(7, getValue(t, txn, 7))
 				ev := []byte(`{"type":"forged"}`)
 				h := ChainHash(7, e.Time.UnixNano(), e.Prev, ev)
-				return txn.Set(key(prefixEntry, 7), encodeEntry(e.Time.UnixNano(), e.Prev, h, ev))
+				return txn.Set(key(prefixEntry, 7), encodeEntry(7, e.Time.UnixNano(), e.Prev, h, nil, ev))
 			}
-		}, 7, "Merkle hash mismatch"},
+		}, 8, "bad prev link"}, // entry 7 is consistent in itself: entry 8 links to (and its Merkle nodes cover) the original
 		{"deleted entry", func(t *testing.T) func(*badger.Txn) error {
 			return func(txn *badger.Txn) error { return txn.Delete(key(prefixEntry, 7)) }
 		}, 7, "entry missing"},
@@ -89,9 +89,17 @@ func TestLog_VerifyDetectsTamperingInBadger(t *testing.T) {
 				return txn.Set(key(prefixEntry, 8), a)
 			}
 		}, 7, "hash mismatch"},
-		{"stored Merkle hash", func(t *testing.T) func(*badger.Txn) error {
-			return func(txn *badger.Txn) error { return txn.Set(key(prefixHash, 12), make([]byte, 32)) }
-		}, 8, "Merkle hash mismatch"},
+		{"stored Merkle hash, level 1", func(t *testing.T) func(*badger.Txn) error {
+			return flipAt(t, 8, func([]byte) int { return entryHeaderSize })
+		}, 8, "Merkle hash mismatch (level 1"},
+		{"stored Merkle hash, level 3", func(t *testing.T) func(*badger.Txn) error {
+			return flipAt(t, 8, func([]byte) int { return entryHeaderSize + 2*32 + 31 })
+		}, 8, "Merkle hash mismatch (level 3"},
+		{"stored value cut inside its Merkle hashes", func(t *testing.T) func(*badger.Txn) error {
+			return func(txn *badger.Txn) error {
+				return txn.Set(key(prefixEntry, 8), getValue(t, txn, 8)[:entryHeaderSize+40])
+			}
+		}, 8, "shorter than its"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,8 +131,11 @@ func TestOpen_DetectsTruncatedTail(t *testing.T) {
 		}
 		return nil
 	})
+	// Close signed a checkpoint at 20: a log that ends at 17 is refused.
 	_, err := Open(context.Background(), dir, Options{})
-	wantBadSeq(t, err, 18, "tail truncated")
+	if !errors.Is(err, ErrRollback) || !strings.Contains(err.Error(), "entries 18..20 are missing") {
+		t.Fatalf("err = %v, want ErrRollback naming entries 18..20", err)
+	}
 }
 
 // tamperLines applies fn to the export's lines.

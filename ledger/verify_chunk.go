@@ -57,19 +57,30 @@ func splitChunks(from, to, leaves uint64, cps []rawCheckpoint) []verifyChunk {
 	return out
 }
 
-// verifyChunks checks chunks on every core. Each chunk is independent:
-// it reads the stored hash of the entry before it as the prev it expects
-// and the stored Merkle hashes left of it as its prefix, both of which an
-// earlier chunk (or the range's caller) vouches for. So the first failure
-// of the whole range is the first failure of the first failing chunk;
-// chunks after a failed one are skipped.
+// verifyChunks checks chunks on every core, fed by one reader
+// (feedChunks). Each chunk is independent: it reads the stored hash of
+// the entry before it as the prev it expects and the stored Merkle hashes
+// left of it as its prefix, both of which an earlier chunk (or the range's
+// caller) vouches for. So the first failure of the whole range is the
+// first failure of the first failing chunk; chunks after a failed one are
+// skipped.
 func (l *Log) verifyChunks(ctx context.Context, chunks []verifyChunk) []chunkResult {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := min(runtime.GOMAXPROCS(0), len(chunks))
 	res := make([]chunkResult, len(chunks))
+	feeds := make([]chan *valueBatch, len(chunks))
+	for i := range feeds {
+		feeds[i] = make(chan *valueBatch, feedBatches)
+	}
+	free := make(chan *valueBatch, (workers+1)*(feedBatches+1))
 	var next atomic.Int64
 	var failed atomic.Int64
 	failed.Store(math.MaxInt64)
+	fed := make(chan error, 1)
+	go func() { fed <- l.feedChunks(ctx, chunks, feeds, free, &failed, workers+1) }()
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(chunks)) {
+	for range workers {
 		wg.Go(func() {
 			h := newChainHasher()
 			for {
@@ -77,7 +88,7 @@ func (l *Log) verifyChunks(ctx context.Context, chunks []verifyChunk) []chunkRes
 				if i >= int64(len(chunks)) || i > failed.Load() {
 					return
 				}
-				res[i] = l.checkChunk(ctx, h, chunks[i])
+				res[i] = l.checkChunk(ctx, h, chunks[i], feeds[i], free)
 				for res[i].err != nil {
 					f := failed.Load()
 					if i >= f || failed.CompareAndSwap(f, i) {
@@ -88,52 +99,85 @@ func (l *Log) verifyChunks(ctx context.Context, chunks []verifyChunk) []chunkRes
 		})
 	}
 	wg.Wait()
+	cancel() // the feeder may be waiting to feed a chunk after a failed one
+	<-fed    // it ends early only when ctx does: the workers saw that too
 	return res
 }
 
 // checkChunk recomputes the chain hashes, links, stored Merkle hashes and
-// checkpoint roots of one chunk, in seq order, in one read transaction.
-func (l *Log) checkChunk(ctx context.Context, h *chainHasher, c verifyChunk) chunkResult {
+// checkpoint roots of one chunk, in seq order, from the values fed to it.
+func (l *Log) checkChunk(ctx context.Context, h *chainHasher, c verifyChunk, feed <-chan *valueBatch, free chan<- *valueBatch) chunkResult {
 	var res chunkResult
+	var prev [32]byte
+	var w *treeWalker
 	res.err = l.db.View(func(txn *badger.Txn) error {
-		prev, err := l.prevOf(txn, c.lo)
-		if err != nil {
+		var err error
+		if prev, err = l.prevOf(txn, c.lo); err != nil {
 			return err
 		}
-		w, err := newTreeWalker(txn, c.lo)
-		if err != nil {
+		w, err = newTreeWalker(txn, c.lo)
+		return err
+	})
+	if res.err != nil {
+		return res
+	}
+	cps := c.cps
+	check := func(seq uint64, v []byte) error {
+		n := headerLen(seq)
+		if len(v) < n {
+			return &VerifyError{Seq: seq, Problem: fmt.Sprintf("entry %d: stored value of %d bytes is shorter than its %d-byte header", seq, len(v), n)}
+		}
+		hash := [32]byte(v[40:72])
+		if h.hash(seq, int64(binary.BigEndian.Uint64(v)), v[8:40], v[n:]) != hash {
+			return &VerifyError{Seq: seq, Problem: "hash mismatch: the stored entry does not hash to its stored hash"}
+		}
+		if string(v[8:40]) != string(prev[:]) {
+			return &VerifyError{Seq: seq, Problem: "bad prev link: prev is not the hash of the previous entry"}
+		}
+		if err := w.leaf(seq, hash, v); err != nil {
 			return err
 		}
-		defer w.close()
-		cps := c.cps
-		return l.scanValues(ctx, txn, c.lo, c.hi, false, func(seq uint64, v []byte) error {
-			if len(v) < entryHeaderSize {
-				return &VerifyError{Seq: seq, Problem: fmt.Sprintf("entry %d: stored value of %d bytes is too short", seq, len(v))}
-			}
-			var hash [32]byte
-			copy(hash[:], v[40:72])
-			if h.hash(seq, int64(binary.BigEndian.Uint64(v)), v[8:40], v[entryHeaderSize:]) != hash {
-				return &VerifyError{Seq: seq, Problem: "hash mismatch: the stored entry does not hash to its stored hash"}
-			}
-			if string(v[8:40]) != string(prev[:]) {
-				return &VerifyError{Seq: seq, Problem: "bad prev link: prev is not the hash of the previous entry"}
-			}
-			if err := w.leaf(seq, hash); err != nil {
+		for len(cps) > 0 && cps[0].size == seq {
+			if err := l.checkRoot(cps[0], w.cr.root()); err != nil {
 				return err
 			}
-			for len(cps) > 0 && cps[0].size == seq {
-				if err := l.checkRoot(cps[0], w.cr.root()); err != nil {
-					return err
-				}
-				cps = cps[1:]
+			cps = cps[1:]
+		}
+		prev = hash
+		res.entries++
+		res.bytes += int64(len(v) - n)
+		return nil
+	}
+	for {
+		var b *valueBatch
+		var ok bool
+		select {
+		case b, ok = <-feed:
+		case <-ctx.Done():
+			res.err = ctx.Err()
+			return res
+		}
+		if !ok {
+			return res
+		}
+		start := 0
+		for i, end := range b.ends {
+			if res.err = check(b.first+uint64(i), b.buf[start:end]); res.err != nil {
+				break
 			}
-			prev = hash
-			res.entries++
-			res.bytes += int64(len(v) - entryHeaderSize)
-			return nil
-		})
-	})
-	return res
+			start = end
+		}
+		if res.err == nil {
+			res.err = b.err
+		}
+		select {
+		case free <- b:
+		default:
+		}
+		if res.err != nil {
+			return res
+		}
+	}
 }
 
 // checkRoot checks a stored checkpoint's signature and that it signs root.
@@ -152,10 +196,9 @@ func (l *Log) checkRoot(raw rawCheckpoint, root tlog.Hash) error {
 }
 
 // treeWalker recomputes the Merkle tree from the leaves and compares every
-// node with the stored hash, reading stored hashes in index order.
+// node an entry completes with the hash that entry's value stores.
 type treeWalker struct {
 	cr compactRange
-	it *badger.Iterator
 }
 
 // newTreeWalker starts at entry from: the complete subtrees before it are
@@ -175,22 +218,14 @@ func newTreeWalker(txn *badger.Txn, from uint64) (*treeWalker, error) {
 		prefix[i].hash = hashes[i]
 	}
 	w.cr.nodes = append(make([]node, 0, 64), prefix...)
-	w.it = txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixHash}})
-	w.it.Seek(key(prefixHash, uint64(tlog.StoredHashIndex(0, int64(from-1)))))
 	return w, nil
 }
 
-func (w *treeWalker) close() { w.it.Close() }
-
-// leaf adds entry seq's leaf and checks it and every node it completes
-// against the next stored hashes (tlog stores them in exactly this order).
-func (w *treeWalker) leaf(seq uint64, chain [32]byte) error {
-	nd := node{level: 0, index: w.cr.n, hash: leafHash(chain)}
+// leaf adds entry seq's leaf, whose chain hash is chain, and checks every
+// node it completes against the hashes its stored value v holds.
+func (w *treeWalker) leaf(seq uint64, chain [32]byte, v []byte) error {
+	nodes := append(w.cr.nodes, node{level: 0, index: w.cr.n, hash: leafHash(chain)})
 	w.cr.n++
-	if err := w.check(seq, &nd); err != nil {
-		return err
-	}
-	nodes := append(w.cr.nodes, nd)
 	for len(nodes) >= 2 {
 		a, b := &nodes[len(nodes)-2], &nodes[len(nodes)-1]
 		if a.level != b.level || a.index&1 != 0 || b.index != a.index+1 {
@@ -198,31 +233,12 @@ func (w *treeWalker) leaf(seq uint64, chain [32]byte) error {
 		}
 		*a = node{level: a.level + 1, index: a.index >> 1, hash: nodeHash(a.hash, b.hash)}
 		nodes = nodes[:len(nodes)-1]
-		if err := w.check(seq, a); err != nil {
+		if storedNode(v, a.level) != a.hash {
 			w.cr.nodes = nodes
-			return err
+			first := uint64(a.index<<a.level) + 1
+			return &VerifyError{Seq: seq, Problem: fmt.Sprintf("stored Merkle hash mismatch (level %d, covering seq %d..%d)", a.level, first, first+1<<a.level-1)}
 		}
 	}
 	w.cr.nodes = nodes
-	return nil
-}
-
-func (w *treeWalker) check(seq uint64, nd *node) error {
-	idx := uint64(tlog.StoredHashIndex(nd.level, nd.index))
-	if !w.it.Valid() || keyNum(w.it.Item().Key()) != idx {
-		return &VerifyError{Seq: seq, Problem: fmt.Sprintf("stored Merkle hash %d (level %d) missing", idx, nd.level)}
-	}
-	ok := false
-	if err := w.it.Item().Value(func(v []byte) error {
-		ok = string(v) == string(nd.hash[:])
-		return nil
-	}); err != nil {
-		return fmt.Errorf("read Merkle hash %d: %w", idx, err)
-	}
-	if !ok {
-		first := uint64(nd.index<<nd.level) + 1
-		return &VerifyError{Seq: seq, Problem: fmt.Sprintf("stored Merkle hash mismatch (level %d, covering seq %d..%d)", nd.level, first, first+1<<nd.level-1)}
-	}
-	w.it.Next()
 	return nil
 }

@@ -107,9 +107,12 @@ func TestVerify_ChunkedReportsFirstFailure(t *testing.T) {
 		}
 	}
 	setHash := func(level int, index int64) func(*testing.T) func(*badger.Txn) error {
-		return func(*testing.T) func(*badger.Txn) error {
-			return func(txn *badger.Txn) error {
-				return txn.Set(key(prefixHash, uint64(tlog.StoredHashIndex(level, index))), make([]byte, 32))
+		return func(t *testing.T) func(*badger.Txn) error {
+			return func(txn *badger.Txn) error { // zero the node's hash where its last leaf's entry stores it
+				seq := uint64(index+1) << level
+				v := getValue(t, txn, seq)
+				clear(v[entryHeaderSize+(level-1)*32:][:32])
+				return txn.Set(key(prefixEntry, seq), v)
 			}
 		}
 	}
