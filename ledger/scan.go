@@ -122,7 +122,7 @@ func (l *Log) readBatches(ctx context.Context, from, to uint64, free <-chan *val
 		}
 	}
 	err := l.db.View(func(txn *badger.Txn) error {
-		return l.scanValues(ctx, txn, from, to, true, func(seq uint64, v []byte) error {
+		return l.scanValues(ctx, txn, from, to, func(seq uint64, v []byte) error {
 			if b == nil {
 				select {
 				case b = <-free:
@@ -148,35 +148,31 @@ func (l *Log) readBatches(ctx context.Context, from, to uint64, free <-chan *val
 }
 
 // scanValues walks the stored values of entries from..to of txn in order
-// and reports the first missing seq as a *VerifyError. With release, it
-// releases the table pages it walked every releaseEvery bytes and at the
-// end of a walk of at least releaseAtEnd bytes. Values are not
-// prefetched (Badger's prefetch copies each value in a goroutine of its
-// own). v is valid only during fn.
-func (l *Log) scanValues(ctx context.Context, txn *badger.Txn, from, to uint64, release bool, fn func(seq uint64, v []byte) error) error {
+// and reports the first missing seq as a *VerifyError. It releases the
+// table pages it walked every releaseEvery bytes and at the end of a walk
+// of at least releaseAtEnd bytes. Values are not prefetched (Badger's
+// prefetch copies each value in a goroutine of its own). v is valid only
+// during fn.
+func (l *Log) scanValues(ctx context.Context, txn *badger.Txn, from, to uint64, fn func(seq uint64, v []byte) error) error {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEntry}})
 	defer it.Close()
 	var read, total int64
-	if release {
-		defer func() {
-			if total += read; total >= releaseAtEnd {
-				l.releaseTablePages()
-			} else {
-				l.walked(read)
-			}
-		}()
-	}
+	defer func() {
+		if total += read; total >= releaseAtEnd {
+			l.releaseTablePages()
+		} else {
+			l.walked(read)
+		}
+	}()
 	want := from
 	for it.Seek(key(prefixEntry, from)); it.Valid() && want <= to; it.Next() {
 		if want&1023 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if release {
-				l.walked(read)
-				total += read
-				read = 0
-			}
+			l.walked(read)
+			total += read
+			read = 0
 		}
 		read += int64(it.Item().ValueSize())
 		item := it.Item()
