@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/mod/sumdb/note"
@@ -173,6 +174,46 @@ func TestVerify_Canceled(t *testing.T) {
 	cancel()
 	if _, err := l.Verify(ctx, 0, 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Verify with a canceled context = %v", err)
+	}
+}
+
+// Verify's feeder and workers read snapshots while appends go on, and a
+// cancel in mid-walk stops them all (a hang here is a deadlock).
+func TestVerify_WhileAppendingAndCanceledMidway(t *testing.T) {
+	t.Parallel()
+	l := openChunked(t, chunkedLedger(t))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 400 {
+			if _, err := l.Append(context.Background(), testEvent(1000+i)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for verified := 0; ; verified++ {
+		size := l.Head().Size
+		rep, err := l.Verify(context.Background(), 0, size)
+		if err != nil || rep.Entries != size {
+			t.Fatalf("verify 1..%d while appending: %+v, %v", size, rep, err)
+		}
+		select {
+		case <-done:
+			if verified == 0 {
+				t.Fatal("no Verify overlapped the appends")
+			}
+			for i := range 20 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i)*100*time.Microsecond)
+				_, err := l.Verify(ctx, 0, 0)
+				cancel()
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("Verify canceled midway: %v, want success or the deadline", err)
+				}
+			}
+			return
+		default:
+		}
 	}
 }
 
