@@ -81,7 +81,12 @@ func (l *Log) checkFormat() error {
 	case used:
 		return fmt.Errorf("%w: the database has no format mark: it was written by a development version that kept Merkle hashes under their own keys; export it with that version (botwarden ledger export) and start a new data folder", ErrFormat)
 	}
+	// Synced now: Badger's writes are not, and a mark lost to a power cut
+	// behind entries that survived would refuse a healthy folder.
 	if err := l.db.Update(func(txn *badger.Txn) error { return txn.Set(formatKey, formatValue) }); err != nil {
+		return fmt.Errorf("%w: mark store format: %w", ErrUnavailable, err)
+	}
+	if err := l.syncStore(); err != nil {
 		return fmt.Errorf("%w: mark store format: %w", ErrUnavailable, err)
 	}
 	return nil

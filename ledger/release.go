@@ -48,8 +48,9 @@ func (l *Log) releaseTablePages() {
 }
 
 // populateTablePages maps in one call per table the pages of the tables
-// that hold entries from..to (MADV_POPULATE_READ, Linux 5.14+; older kernels refuse it and the walk
-// faults the pages in one by one, as without it). Verify reads every
+// that hold entries from..to (MADV_POPULATE_READ, Linux 5.14+; older
+// kernels refuse it and the walk faults the pages in one by one, as
+// without it). Verify reads every
 // byte of those tables, and a page fault per page costs it more than a
 // tenth of its time. The pages stay mapped until Verify releases them.
 func (l *Log) populateTablePages(from, to uint64) {
