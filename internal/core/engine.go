@@ -131,7 +131,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, deps: deps, log: deps.Logger, valid: v, subs: map[int]*subscriber{}, lk: newLocks(cfg)}
 	e.cur.Store(newState(cfg))
-	if e.m, err = newMetrics(deps.Registerer); err != nil {
+	if e.m, err = newMetrics(deps.Registerer, e.state); err != nil {
 		return nil, err
 	}
 	if err := e.replay(ctx); err != nil {
@@ -140,7 +140,6 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if err := e.recover(ctx); err != nil {
 		return nil, err
 	}
-	e.m.setBots(e.state())
 	return e, nil
 }
 
@@ -234,7 +233,6 @@ func (e *Engine) state() *state { return e.cur.Load() }
 // applyMu (or are New, before the engine is shared).
 func (e *Engine) commit(n *state) {
 	e.cur.Store(n)
-	e.m.setBots(n)
 }
 
 // mutate publishes a successor of the current state edited by fn: changes
