@@ -47,34 +47,80 @@ const lingerMax = time.Millisecond
 // commit is in flight, Append returns ctx.Err() and the entry may or may
 // not have been recorded: callers must treat it as not acknowledged.
 func (l *Log) Append(ctx context.Context, event []byte) (Receipt, error) {
-	if err := ValidateEvent(event); err != nil {
+	rs, err := l.AppendAll(ctx, event)
+	if err != nil {
 		return Receipt{}, err
+	}
+	return rs[0], nil
+}
+
+// AppendAll is Append for several events: it records them as consecutive
+// entries, in order (no other writer's entry comes between them), and
+// returns their receipts once every one is durable, usually after a
+// single group commit. So a caller that must record two events before
+// acting waits for one sync, not two. At most MaxBatch events. On error
+// none of them may be assumed recorded: a commit that fails part way
+// breaks the log, like any failed commit.
+func (l *Log) AppendAll(ctx context.Context, events ...[]byte) ([]Receipt, error) {
+	if len(events) == 0 || len(events) > l.opts.MaxBatch {
+		return nil, fmt.Errorf("%w: %d events in one append (1 to %d)", ErrInvalidEvent, len(events), l.opts.MaxBatch)
+	}
+	for _, ev := range events {
+		if err := ValidateEvent(ev); err != nil {
+			return nil, err
+		}
 	}
 	if err := l.unavailable(); err != nil {
-		return Receipt{}, err
+		return nil, err
 	}
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.closing:
-		return Receipt{}, fmt.Errorf("append: %w: ledger closed", ErrUnavailable)
-	case <-ctx.Done():
-		return Receipt{}, ctx.Err()
+	if err := l.takeSlots(ctx, len(events)); err != nil {
+		return nil, err
 	}
-	req, err := l.enqueue(event)
+	reqs, err := l.enqueue(events)
 	if err != nil {
-		<-l.slots
-		return Receipt{}, err
+		for range events {
+			<-l.slots
+		}
+		return nil, err
 	}
 	select {
 	case l.kick <- struct{}{}:
 	default:
 	}
-	select {
-	case res := <-req.done:
-		return res.r, res.err
-	case <-ctx.Done():
-		return Receipt{}, ctx.Err()
+	rs := make([]Receipt, len(reqs))
+	for i, req := range reqs {
+		select {
+		case res := <-req.done:
+			if res.err != nil {
+				return nil, res.err // the later ones are answered without a waiter: done is buffered
+			}
+			rs[i] = res.r
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+	return rs, nil
+}
+
+// takeSlots reserves n places in the bounded queue (answer frees them).
+func (l *Log) takeSlots(ctx context.Context, n int) error {
+	for i := range n {
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.closing:
+			return l.dropSlots(i, fmt.Errorf("append: %w: ledger closed", ErrUnavailable))
+		case <-ctx.Done():
+			return l.dropSlots(i, ctx.Err())
+		}
+	}
+	return nil
+}
+
+func (l *Log) dropSlots(n int, err error) error {
+	for range n {
+		<-l.slots
+	}
+	return err
 }
 
 func (l *Log) unavailable() error {
@@ -88,29 +134,33 @@ func (l *Log) unavailable() error {
 	return l.broken
 }
 
-// enqueue prepares event as the entry after the last queued one and
-// queues it. The hashing happens here, in the caller, so that it overlaps
-// the committer's sync of the previous batch.
-func (l *Log) enqueue(event []byte) (*appendReq, error) {
+// enqueue prepares events as the entries after the last queued one and
+// queues them together. The hashing happens here, in the caller, so that
+// it overlaps the committer's sync of the previous batch.
+func (l *Log) enqueue(events [][]byte) ([]*appendReq, error) {
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
 	if l.stopped != nil {
 		return nil, l.stopped
 	}
-	seq := l.tail.Size + 1
-	t := l.opts.Now().UTC()
-	if t.Before(l.tail.Time) { // append times never go backwards
-		t = l.tail.Time
+	reqs := make([]*appendReq, len(events))
+	for i, event := range events {
+		seq := l.tail.Size + 1
+		t := l.opts.Now().UTC()
+		if t.Before(l.tail.Time) { // append times never go backwards
+			t = l.tail.Time
+		}
+		ns := t.UnixNano()
+		h := l.hasher.hash(seq, ns, l.tail.Hash[:], event)
+		r := &appendReq{seq: seq, done: make(chan appendResult, 1)}
+		r.hashes = l.tree.pushStored(r.inline[:0], leafHash(h))
+		r.value = encodeEntry(seq, ns, l.tail.Hash, h, r.hashes[1:], event)
+		r.receipt = Receipt{Seq: seq, Hash: h}
+		l.tail = Head{Size: seq, Hash: h, Time: t}
+		l.queue = append(l.queue, r)
+		reqs[i] = r
 	}
-	ns := t.UnixNano()
-	h := l.hasher.hash(seq, ns, l.tail.Hash[:], event)
-	r := &appendReq{seq: seq, done: make(chan appendResult, 1)}
-	r.hashes = l.tree.pushStored(r.inline[:0], leafHash(h))
-	r.value = encodeEntry(seq, ns, l.tail.Hash, h, r.hashes[1:], event)
-	r.receipt = Receipt{Seq: seq, Hash: h}
-	l.tail = Head{Size: seq, Hash: h, Time: t}
-	l.queue = append(l.queue, r)
-	return r, nil
+	return reqs, nil
 }
 
 // commitLoop is the only goroutine that writes entries: it takes the
