@@ -103,6 +103,7 @@ func (w *wal) rotate(next uint64) error {
 	}
 	if err := syncDir(w.dir); err != nil {
 		f.Close()
+		os.Remove(path) // not a segment: replay would find a gap after it
 		return fmt.Errorf("sync write-ahead log folder: %w", err)
 	}
 	if w.f != nil {
