@@ -53,25 +53,30 @@ func newAuditor(l *ledger.Log, reg prometheus.Registerer) *auditor {
 	return a
 }
 
-// Append records one event; an ErrUnavailable from the ledger is reported
-// as core.ErrAuditUnavailable so the core refuses dangerous operations.
-func (a *auditor) Append(ctx context.Context, event []byte) (core.Receipt, error) {
+// Append records events consecutively; an ErrUnavailable from the ledger
+// is reported as core.ErrAuditUnavailable so the core refuses dangerous
+// operations.
+func (a *auditor) Append(ctx context.Context, events ...[]byte) ([]core.Receipt, error) {
 	start := time.Now()
 	// An append, once asked for, is seen through: a caller that went away
 	// (a closed HTTP request) must not leave an event committed in the
 	// ledger that the core believes was never recorded. The ledger itself
 	// answers promptly when it cannot write.
-	r, err := a.log.Append(context.WithoutCancel(ctx), event)
+	rs, err := a.log.AppendAll(context.WithoutCancel(ctx), events...)
 	a.latency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		if errors.Is(err, ledger.ErrUnavailable) {
 			a.failed.Store(true)
-			return core.Receipt{}, fmt.Errorf("%w: %w", core.ErrAuditUnavailable, err)
+			return nil, fmt.Errorf("%w: %w", core.ErrAuditUnavailable, err)
 		}
-		return core.Receipt{}, err
+		return nil, err
 	}
 	a.failed.Store(false)
-	return core.Receipt{Seq: r.Seq, Hash: r.Hash}, nil
+	out := make([]core.Receipt, len(rs))
+	for i, r := range rs {
+		out[i] = core.Receipt{Seq: r.Seq, Hash: r.Hash}
+	}
+	return out, nil
 }
 
 // Replay scans the whole ledger from seq 1.

@@ -29,12 +29,16 @@ import (
 // ledgerAuditor makes the real ledger a core.Auditor (as cmd/ does).
 type ledgerAuditor struct{ l *ledger.Log }
 
-func (a ledgerAuditor) Append(ctx context.Context, ev []byte) (core.Receipt, error) {
-	r, err := a.l.Append(ctx, ev)
+func (a ledgerAuditor) Append(ctx context.Context, evs ...[]byte) ([]core.Receipt, error) {
+	rs, err := a.l.AppendAll(ctx, evs...)
 	if err != nil {
-		return core.Receipt{}, err
+		return nil, err
 	}
-	return core.Receipt{Seq: r.Seq, Hash: r.Hash}, nil
+	out := make([]core.Receipt, len(rs))
+	for i, r := range rs {
+		out[i] = core.Receipt{Seq: r.Seq, Hash: r.Hash}
+	}
+	return out, nil
 }
 
 func (a ledgerAuditor) Replay(ctx context.Context, fn func(uint64, []byte) error) error {

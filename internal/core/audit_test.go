@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/botwarden/botwarden/internal/core"
@@ -144,4 +145,46 @@ func TestSubscribe_NoticesAndDrops(t *testing.T) {
 	}
 	cancelSlow()
 	cancelSlow() // idempotent
+}
+
+// A status or a denial has no effect but its answer: its intent and its
+// result go to the ledger in one append (one group commit), before the
+// answer, or neither does and the command is refused.
+func TestNoEffect_IntentRecordedWithResult(t *testing.T) {
+	cases := []struct {
+		name  string
+		actor string
+		op    core.Op
+		want  string // result event type
+	}{
+		{"status", coretest.Viewer, core.OpStatus, core.EvApplied},
+		{"denied start", coretest.Viewer, core.OpStart, core.EvDenied},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := coretest.NewEngine(t)
+			h.Healthy()
+			n := h.Auditor.Len()
+			cmd := h.Cmd(tc.actor, "alpha", tc.op, core.Params{Mode: lifecycle.Paper})
+			if tc.op == core.OpStatus {
+				cmd = h.Cmd(tc.actor, "alpha", tc.op, core.Params{})
+			}
+			o := h.Submit(cmd)
+			raw := h.Auditor.Raw()
+			if len(raw) != n+2 || o.Seq != uint64(n+2) {
+				t.Fatalf("%d events, outcome seq %d; want intent and result at %d and %d", len(raw)-n, o.Seq, n+1, n+2)
+			}
+			for i, typ := range []string{core.EvRequested, tc.want} {
+				if !strings.Contains(string(raw[n+i]), `"event_type":"`+typ+`"`) {
+					t.Errorf("event %d = %s, want %s", n+1+i, raw[n+i], typ)
+				}
+			}
+			// One append: with room for one more event only, both are refused.
+			h.Auditor.FailAfter(1)
+			o = h.Submit(h.Cmd(tc.actor, cmd.Target, cmd.Op, cmd.Params))
+			if o.Status != core.StatusDenied || o.Reason != core.ReasonLedgerUnavailable || h.Auditor.Len() != n+2 {
+				t.Fatalf("with the ledger failing mid-command: %+v, %d events; want a refusal and nothing recorded", o, h.Auditor.Len()-n-2)
+			}
+		})
+	}
 }

@@ -28,15 +28,15 @@ type groupAuditor struct {
 }
 
 type groupReq struct {
-	event []byte
-	seq   uint64
-	done  chan struct{}
+	events [][]byte // recorded consecutively
+	seq    uint64   // of the first
+	done   chan struct{}
 }
 
 var _ core.Auditor = (*groupAuditor)(nil)
 
-func (a *groupAuditor) Append(ctx context.Context, event []byte) (core.Receipt, error) {
-	r := &groupReq{event: event, done: make(chan struct{})}
+func (a *groupAuditor) Append(ctx context.Context, events ...[]byte) ([]core.Receipt, error) {
+	r := &groupReq{events: events, done: make(chan struct{})}
 	a.mu.Lock()
 	a.waiting = append(a.waiting, r)
 	if !a.busy {
@@ -45,7 +45,11 @@ func (a *groupAuditor) Append(ctx context.Context, event []byte) (core.Receipt, 
 	}
 	a.mu.Unlock()
 	<-r.done
-	return core.Receipt{Seq: r.seq}, nil
+	rs := make([]core.Receipt, len(events))
+	for i := range rs {
+		rs[i].Seq = r.seq + uint64(i)
+	}
+	return rs, nil
 }
 
 func (a *groupAuditor) commit() {
@@ -62,8 +66,8 @@ func (a *groupAuditor) commit() {
 		time.Sleep(a.delay)
 		a.mu.Lock()
 		for _, r := range group {
-			a.events = append(a.events, r.event)
-			r.seq = uint64(len(a.events))
+			r.seq = uint64(len(a.events)) + 1
+			a.events = append(a.events, r.events...)
 		}
 		a.mu.Unlock()
 		for _, r := range group {

@@ -127,9 +127,10 @@ func (e *Engine) ticket() uint64 {
 	return t
 }
 
-// land reports ticket t's append back: ev recorded at seq if ok. It applies
-// whatever may be applied now and, if ev was recorded, waits until ev is.
-func (e *Engine) land(t uint64, seq uint64, ok bool, ev *Event, raw []byte) {
+// land reports ticket t's append back: evs recorded at seqs if ok. It
+// applies whatever may be applied now and, if evs were recorded, waits
+// until they are.
+func (e *Engine) land(t uint64, seqs []uint64, ok bool, evs []*Event, raws [][]byte) {
 	q := &e.lk.seqr
 	e.lk.applyMu.Lock()
 	if q.back == nil {
@@ -140,21 +141,23 @@ func (e *Engine) land(t uint64, seq uint64, ok bool, ev *Event, raw []byte) {
 		delete(q.back, q.watermark)
 		q.watermark++
 	}
-	var l *landing
+	var last *landing
 	if ok {
-		l = &landing{seq: seq, ticket: t, barrier: q.next, ev: ev, raw: raw, applied: make(chan struct{})}
-		i := sort.Search(len(q.landed), func(i int) bool {
-			x := q.landed[i]
-			return x.seq > seq || (x.seq == seq && x.ticket > t)
-		})
-		q.landed = append(q.landed, nil)
-		copy(q.landed[i+1:], q.landed[i:])
-		q.landed[i] = l
+		for i, seq := range seqs {
+			last = &landing{seq: seq, ticket: t, barrier: q.next, ev: evs[i], raw: raws[i], applied: make(chan struct{})}
+			j := sort.Search(len(q.landed), func(j int) bool {
+				x := q.landed[j]
+				return x.seq > seq || (x.seq == seq && x.ticket > t)
+			})
+			q.landed = append(q.landed, nil)
+			copy(q.landed[j+1:], q.landed[j:])
+			q.landed[j] = last
+		}
 	}
 	e.drain()
 	e.lk.applyMu.Unlock()
-	if l != nil {
-		<-l.applied
+	if last != nil {
+		<-last.applied // drain applies in seq order: the others are applied too
 	}
 }
 

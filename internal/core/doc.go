@@ -36,12 +36,14 @@
 // the change, if its locks cover the challenge, or by the next Tick
 // (supersede.go); a late confirm gets the superseded outcome.
 //
-// A command walks: validate (validate.go, against the command schema) ->
-// idempotency (seen command_id: original outcome, no effect) -> intent
-// recorded -> checks (checks.go: environment, channel, policy, target,
-// safety coupling, lifecycle, gates, kill-switch) -> denied, challenged
+// A command walks: validate (validate.go, against the command schema
+// through its compiled equivalent in commandcheck.go) -> idempotency
+// (seen command_id: original outcome, no effect) -> checks (checks.go:
+// environment, channel, policy, target, safety coupling, lifecycle,
+// gates, kill-switch) -> intent recorded -> denied, challenged
 // (challenge.go) or executed (exec.go) through the Driver/Actions/Bundler
-// ports -> result recorded. Tick (tick.go) expires challenges and
+// ports -> result recorded. A denial or a status, which have no effect,
+// record their intent and result together in one append (submit.go). Tick (tick.go) expires challenges and
 // overrides, marks stale data UNKNOWN, finishes or reports STOPPING bots
 // and moves dead running bots to ERROR. Adapters read Snapshot, Allowed,
 // MayApprove (view.go) and Subscribe to recorded events (notify.go).

@@ -205,24 +205,46 @@ func (e *Engine) runbook(key string) string {
 // ledger order, and record returns once ev is applied. Callers hold the
 // locks (see lockFor) that keep the state ev depends on from changing.
 func (e *Engine) record(ctx context.Context, ev *Event) (uint64, error) {
-	ev.SchemaVersion = SchemaVersion
-	ev.Environment = e.cfg.Environment
-	if ev.Time == "" {
-		ev.Time = fmtTime(e.now())
-	}
-	b, err := json.Marshal(ev)
+	seqs, err := e.recordAll(ctx, ev)
 	if err != nil {
-		return 0, fmt.Errorf("encode %s: %w", ev.Type, err)
+		return 0, err
+	}
+	return seqs[0], nil
+}
+
+// recordAll records evs as consecutive entries, in one append (usually
+// one group commit), applies them to the state in order and returns
+// their seqs.
+func (e *Engine) recordAll(ctx context.Context, evs ...*Event) ([]uint64, error) {
+	raws := make([][]byte, len(evs))
+	for i, ev := range evs {
+		ev.SchemaVersion = SchemaVersion
+		ev.Environment = e.cfg.Environment
+		if ev.Time == "" {
+			ev.Time = fmtTime(e.now())
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", ev.Type, err)
+		}
+		raws[i] = b
 	}
 	t := e.ticket()
 	start := time.Now()
-	rc, err := e.deps.Auditor.Append(ctx, b)
+	rcs, err := e.deps.Auditor.Append(ctx, raws...)
 	e.m.appendSeconds.Observe(time.Since(start).Seconds())
-	e.land(t, rc.Seq, err == nil, ev, b)
-	if err != nil {
-		return 0, fmt.Errorf("record %s: %w", ev.Type, err)
+	if err == nil && len(rcs) != len(evs) {
+		err = fmt.Errorf("%w: %d receipts for %d events", ErrAuditUnavailable, len(rcs), len(evs))
 	}
-	return rc.Seq, nil
+	seqs := make([]uint64, len(evs))
+	for i := range rcs {
+		seqs[i] = rcs[i].Seq
+	}
+	e.land(t, seqs, err == nil, evs, raws)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", evs[len(evs)-1].Type, err)
+	}
+	return seqs, nil
 }
 
 // state returns the latest published state. Readers may keep and read it

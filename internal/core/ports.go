@@ -20,10 +20,12 @@ type Receipt struct {
 
 // Auditor durably records events before the core acts on them and lets the
 // core rebuild its state from them on start. The ledger fits it (adapter in
-// cmd/). Append returns only after the event is durable; on failure it
-// returns an error wrapping ErrAuditUnavailable, promptly.
+// cmd/). Append records one or more events as consecutive entries, in
+// order (nothing else between them), and returns their receipts only
+// after every one is durable; on failure it returns an error wrapping
+// ErrAuditUnavailable, promptly, and none may be assumed recorded.
 type Auditor interface {
-	Append(ctx context.Context, event []byte) (Receipt, error)
+	Append(ctx context.Context, events ...[]byte) ([]Receipt, error)
 	// Replay calls fn for every recorded event in order, from seq 1.
 	Replay(ctx context.Context, fn func(seq uint64, event []byte) error) error
 }

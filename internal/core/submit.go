@@ -9,6 +9,7 @@ import (
 type run struct {
 	cmd       *Command
 	ch        *Challenge // the confirmed challenge, for dangerous ops
+	intent    *Event     // not recorded yet: finish records it with the result
 	unaudited bool       // the ledger refused a record; effects were applied anyway
 }
 
@@ -36,14 +37,19 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 	r := &run{cmd: &cmd}
 	ev := e.commandEvent(EvRequested, &cmd)
 	ev.Command, ev.Params = &cmd, paramsOf(&cmd)
+	if d := e.check(e.state(), &cmd, now); !safetyIncreasing(cmd.Op) && (d != nil || cmd.Op == OpStatus) {
+		// A denial or a status has no effect but its answer: the intent
+		// and the result are recorded together, in one append, before
+		// the answer (finish). The locks held keep the check's inputs.
+		r.intent = ev
+		if d != nil {
+			return e.finishDenied(ctx, r, d), nil
+		}
+		return e.execute(ctx, r, now), nil
+	}
 	if _, err := e.record(ctx, ev); err != nil {
 		if !safetyIncreasing(cmd.Op) {
-			e.log.Error().Err(err).Str("command_id", cmd.CommandID).Str("op", string(cmd.Op)).
-				Msg("command refused: its intent cannot be recorded")
-			o := e.outcome(&cmd, StatusDenied, ReasonLedgerUnavailable,
-				"the audit ledger cannot record this command, so it is refused; stop, pause, quarantine and kill-switch tightening still run")
-			e.m.command(o)
-			return o, nil
+			return e.unrecorded(&cmd, err), nil
 		}
 		e.recordUnaudited(ev, err)
 		r.unaudited = true
@@ -56,6 +62,17 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 		return e.issue(ctx, r, now), nil
 	}
 	return e.execute(ctx, r, now), nil
+}
+
+// unrecorded refuses a command whose intent the ledger cannot record:
+// nothing was done.
+func (e *Engine) unrecorded(cmd *Command, err error) Outcome {
+	e.log.Error().Err(err).Str("command_id", cmd.CommandID).Str("op", string(cmd.Op)).
+		Msg("command refused: its intent cannot be recorded")
+	o := e.outcome(cmd, StatusDenied, ReasonLedgerUnavailable,
+		"the audit ledger cannot record this command, so it is refused; stop, pause, quarantine and kill-switch tightening still run")
+	e.m.command(o)
+	return o
 }
 
 // seen returns the recorded outcome of a command_id, if it was ever
@@ -140,7 +157,16 @@ func (e *Engine) finish(ctx context.Context, r *run, st Status, reason Reason, d
 		edit(ev)
 	}
 	o.From, o.To = ev.From, ev.To
-	o.Seq = e.emit(ctx, r, ev)
+	if r.intent != nil {
+		seqs, err := e.recordAll(ctx, r.intent, ev)
+		r.intent = nil
+		if err != nil {
+			return e.unrecorded(r.cmd, err)
+		}
+		o.Seq = seqs[1]
+	} else {
+		o.Seq = e.emit(ctx, r, ev)
+	}
 	e.m.command(o)
 	if st != StatusApplied {
 		e.log.Info().Str("command_id", r.cmd.CommandID).Str("op", string(r.cmd.Op)).

@@ -32,24 +32,30 @@ type MemAuditor struct {
 // NewMemAuditor returns an empty, healthy auditor.
 func NewMemAuditor() *MemAuditor { return &MemAuditor{failAfter: -1} }
 
-// Append records a copy of event; seq starts at 1.
-func (a *MemAuditor) Append(ctx context.Context, event []byte) (core.Receipt, error) {
+// Append records copies of events, consecutively; seq starts at 1. A
+// call either records every event or, failing, none: FailAfter counts
+// events, and a call that would cross the limit fails whole.
+func (a *MemAuditor) Append(ctx context.Context, events ...[]byte) ([]core.Receipt, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		return core.Receipt{}, fmt.Errorf("append: %w: %w", core.ErrAuditUnavailable, err)
+		return nil, fmt.Errorf("append: %w: %w", core.ErrAuditUnavailable, err)
 	}
-	if a.failAfter == 0 {
+	if a.failAfter >= 0 && a.failAfter < len(events) {
 		a.failing, a.failAfter = true, -1
 	}
 	if a.failAfter > 0 {
-		a.failAfter--
+		a.failAfter -= len(events)
 	}
 	if a.failing {
-		return core.Receipt{}, fmt.Errorf("append: %w (injected)", core.ErrAuditUnavailable)
+		return nil, fmt.Errorf("append: %w (injected)", core.ErrAuditUnavailable)
 	}
-	a.events = append(a.events, append([]byte(nil), event...))
-	return core.Receipt{Seq: uint64(len(a.events))}, nil
+	rs := make([]core.Receipt, len(events))
+	for i, ev := range events {
+		a.events = append(a.events, append([]byte(nil), ev...))
+		rs[i] = core.Receipt{Seq: uint64(len(a.events))}
+	}
+	return rs, nil
 }
 
 // Replay calls fn for every recorded event in order.

@@ -12,9 +12,14 @@ import (
 func TestMemAuditor_FailureInjection(t *testing.T) {
 	ctx := context.Background()
 	a := NewMemAuditor()
-	if r, err := a.Append(ctx, []byte(`{"a":1}`)); err != nil || r.Seq != 1 {
+	if r, err := a.Append(ctx, []byte(`{"a":1}`)); err != nil || r[0].Seq != 1 {
 		t.Fatalf("append: %+v %v", r, err)
 	}
+	a.FailAfter(1)
+	if _, err := a.Append(ctx, []byte(`{}`), []byte(`{}`)); !errors.Is(err, core.ErrAuditUnavailable) || a.Len() != 1 {
+		t.Fatalf("two events past the limit: %v, %d recorded; want a whole failure", err, a.Len())
+	}
+	a.SetFailing(false)
 	a.FailAfter(1)
 	if _, err := a.Append(ctx, []byte(`{}`)); err != nil {
 		t.Fatalf("append before failing: %v", err)
@@ -23,8 +28,8 @@ func TestMemAuditor_FailureInjection(t *testing.T) {
 		t.Fatalf("want ErrAuditUnavailable, got %v", err)
 	}
 	a.SetFailing(false)
-	if r, _ := a.Append(ctx, []byte(`{}`)); r.Seq != 3 {
-		t.Fatalf("seq after recovery %d", r.Seq)
+	if r, _ := a.Append(ctx, []byte(`{}`), []byte(`{}`)); len(r) != 2 || r[0].Seq != 3 || r[1].Seq != 4 {
+		t.Fatalf("receipts after recovery %+v, want 3 and 4", r)
 	}
 	a.Truncate(1)
 	var seen []uint64
