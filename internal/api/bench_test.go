@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -16,8 +17,13 @@ import (
 )
 
 // BenchmarkPostCommands measures POST /v1/commands end to end (HTTP,
-// token, engine, durable ledger appends) at 1 and 64 concurrent clients:
-// "status" is one request, "stop_start" a safe stop + paper start pair.
+// token, engine, durable ledger appends) at 1 and 64 concurrent clients.
+// "status" is one request. "stop_start" is a safe pair as an operator
+// runs it: stop a paper bot, wait until its driver's stop is confirmed
+// (the engine's tick records STOPPING->IDLE; the service ticks every
+// second, the benchmark every 10 ms), then start it again in paper. Both
+// requests must be applied. ops/s counts operations (a pair is one,
+// waiting included); p50 and p99 are the latency of one POST.
 func BenchmarkPostCommands(b *testing.B) {
 	for _, kind := range []string{"status", "stop_start"} {
 		for _, clients := range []int{1, 64} {
@@ -32,6 +38,23 @@ func benchCommands(b *testing.B, kind string, clients int) {
 	e := newEnv(b, func(o *envOpt) { o.cfg.Rate, o.cfg.Burst, o.extra = 1e9, 1<<30, clients })
 	c := &api.Client{BaseURL: e.srv.URL, Token: benchToken(b, e),
 		HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}}
+	op := benchStatus
+	if kind == "stop_start" {
+		op = benchStopStart
+		for w := range clients { // every bot runs (paper) before the clock starts
+			if _, err := submitApplied(c, startReq(benchBot(w)), fmt.Sprintf("warm-%d", w)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithCancel(bg)
+		defer cancel()
+		go func() {
+			for ctx.Err() == nil {
+				e.engine.Tick(ctx)
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
 	var next atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -41,15 +64,13 @@ func benchCommands(b *testing.B, kind string, clients int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bot := fmt.Sprintf("bot%02d", w+1)
 			var mine []time.Duration
 			for next.Add(1) <= int64(b.N) {
-				start := time.Now()
-				if err := benchOne(c, kind, bot, w); err != nil {
+				var err error
+				if mine, err = op(e, c, benchBot(w), mine); err != nil {
 					b.Error(err)
 					return
 				}
-				mine = append(mine, time.Since(start))
 			}
 			mu.Lock()
 			lat = append(lat, mine...)
@@ -60,7 +81,7 @@ func benchCommands(b *testing.B, kind string, clients int) {
 	b.StopTimer()
 	slices.Sort(lat)
 	if len(lat) > 0 {
-		b.ReportMetric(float64(len(lat))/b.Elapsed().Seconds(), "ops/s")
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	}
@@ -68,19 +89,50 @@ func benchCommands(b *testing.B, kind string, clients int) {
 
 var benchSeq atomic.Int64
 
-// benchOne is one operation: a status, or a stop then a paper start.
-// Each worker owns its bot, so every stop and start is applied.
-func benchOne(c *api.Client, kind, bot string, w int) error {
-	id := func() string { return fmt.Sprintf("b-%d-%d", w, benchSeq.Add(1)) }
-	if kind == "status" {
-		_, err := c.Submit(bg, api.CommandRequest{Target: bot, Op: core.OpStatus}, id())
-		return err
+func benchBot(w int) string { return fmt.Sprintf("bot%02d", w+1) }
+
+func startReq(bot string) api.CommandRequest {
+	return api.CommandRequest{Target: bot, Op: core.OpStart, Params: core.Params{Mode: lifecycle.Paper}}
+}
+
+// submitApplied posts req and returns its latency; anything but applied
+// is an error.
+func submitApplied(c *api.Client, req api.CommandRequest, key string) (time.Duration, error) {
+	start := time.Now()
+	o, err := c.Submit(bg, req, key)
+	took := time.Since(start)
+	if err == nil && o.Status != core.StatusApplied {
+		err = fmt.Errorf("%s %s: %s (%s), want applied", req.Op, req.Target, o.Status, o.Reason)
 	}
-	if _, err := c.Submit(bg, api.CommandRequest{Target: bot, Op: core.OpStop}, id()); err != nil {
-		return err
+	return took, err
+}
+
+func benchKey() string { return fmt.Sprintf("b-%d", benchSeq.Add(1)) }
+
+// benchStatus is one status request.
+func benchStatus(_ *env, c *api.Client, bot string, lat []time.Duration) ([]time.Duration, error) {
+	d, err := submitApplied(c, api.CommandRequest{Target: bot, Op: core.OpStatus}, benchKey())
+	return append(lat, d), err
+}
+
+// benchStopStart stops bot, waits (untimed) until the tick has recorded
+// it IDLE, and starts it again.
+func benchStopStart(e *env, c *api.Client, bot string, lat []time.Duration) ([]time.Duration, error) {
+	d, err := submitApplied(c, api.CommandRequest{Target: bot, Op: core.OpStop}, benchKey())
+	if err != nil {
+		return lat, err
 	}
-	_, err := c.Submit(bg, api.CommandRequest{Target: bot, Op: core.OpStart, Params: core.Params{Mode: lifecycle.Paper}}, id())
-	return err
+	lat = append(lat, d)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if v, _ := e.engine.Bot(bot); v.State == lifecycle.Idle {
+			break
+		}
+		if time.Now().After(deadline) {
+			return lat, fmt.Errorf("%s not IDLE 10 s after its stop", bot)
+		}
+	}
+	d, err = submitApplied(c, startReq(bot), benchKey())
+	return append(lat, d), err
 }
 
 func benchToken(b *testing.B, e *env) string {
