@@ -18,7 +18,8 @@
 //     write-ahead log (write + fdatasync) and, in parallel, in one unsynced
 //     Badger transaction, then wakes the waiters with their receipts. Open
 //     replays the write-ahead log, so nothing Badger had not synced is lost
-//     (wal.go explains why Badger's own sync is not used).
+//     (wal.go explains why Badger's own sync is not used). AppendAll
+//     queues several events together: consecutive seqs, usually one sync.
 //   - The head (size and Merkle root) is signed as a C2SP tlog-checkpoint
 //     (a signed note, golang.org/x/mod/sumdb/note, ed25519) on a schedule
 //     and on demand. Every checkpoint is kept; the latest is also written to
