@@ -15,9 +15,13 @@ type run struct {
 
 // Submit takes one operator command. A malformed command returns an error
 // wrapping ErrInvalidCommand and nothing is recorded. Otherwise the intent
-// is recorded first, then the command is denied, challenged (dangerous
-// ops) or executed, and the result is recorded; a command_id seen before
-// returns its recorded outcome with Duplicate set and has no effect.
+// is recorded first, then the command is challenged (dangerous ops) or
+// executed, and the result is recorded. A status, or a denial of any op
+// but the safety-increasing ones (which record their intent first
+// whatever happens), has no effect but the answer: intent and result are
+// recorded together, in one append, before answering. A command_id seen
+// before returns its recorded outcome with Duplicate set and has no
+// effect.
 //
 // Commands on different targets run concurrently; commands on the same
 // bot, group or "global" one at a time; fleet-wide changes alone (see
