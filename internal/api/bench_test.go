@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -79,6 +81,7 @@ func benchCommands(b *testing.B, kind string, clients int) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	b.ReportMetric(syncMillis(b), "fsync-ms")
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
@@ -133,6 +136,28 @@ func benchStopStart(e *env, c *api.Client, bot string, lat []time.Duration) ([]t
 	}
 	d, err = submitApplied(c, startReq(bot), benchKey())
 	return append(lat, d), err
+}
+
+// syncMillis is this machine's mean write+fdatasync latency right now
+// (200 small appends to a file), reported beside the figures: on a shared
+// VM it moves from run to run, and every command waits for at least one.
+func syncMillis(b *testing.B) float64 {
+	f, err := os.Create(filepath.Join(b.TempDir(), "probe"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 600)
+	start := time.Now()
+	for range 200 {
+		if _, err := f.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil { // fsync; the ledger uses fdatasync on a growing file: the same journal commit
+			b.Fatal(err)
+		}
+	}
+	return float64(time.Since(start).Microseconds()) / 200 / 1000
 }
 
 func benchToken(b *testing.B, e *env) string {
