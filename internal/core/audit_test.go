@@ -188,3 +188,34 @@ func TestNoEffect_IntentRecordedWithResult(t *testing.T) {
 		})
 	}
 }
+
+// A lifecycle op's transition and result both follow the driver call:
+// they go to the ledger in one append. If that append fails, the move
+// that already happened is applied anyway, loudly (unaudited), as every
+// effect the ledger could not record is.
+func TestLifecycle_TransitionRecordedWithResult(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	n := h.Auditor.Len()
+	o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	raw := h.Auditor.Raw()
+	if o.Status != core.StatusApplied || len(raw) != n+3 || o.Seq != uint64(n+3) {
+		t.Fatalf("start: %+v with %d events, want applied at seq %d after intent and transition", o, len(raw)-n, n+3)
+	}
+	for i, typ := range []string{core.EvRequested, core.EvTransition, core.EvApplied} {
+		if !strings.Contains(string(raw[n+i]), `"event_type":"`+typ+`"`) {
+			t.Errorf("event %d = %s, want %s", n+1+i, raw[n+i], typ)
+		}
+	}
+	// Room for the intent and one more event only: transition and result
+	// are refused together.
+	n = h.Auditor.Len()
+	h.Auditor.FailAfter(2)
+	o = h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStop, core.Params{}))
+	if h.Auditor.Len() != n+1 {
+		t.Fatalf("%d events recorded, want only the intent", h.Auditor.Len()-n)
+	}
+	if o.Seq != 0 || h.State("alpha") != lifecycle.Stopping {
+		t.Fatalf("stop with its result unrecorded: %+v, state %s; want the move applied, unaudited", o, h.State("alpha"))
+	}
+}

@@ -43,7 +43,8 @@
 // gates, kill-switch) -> intent recorded -> denied, challenged
 // (challenge.go) or executed (exec.go) through the Driver/Actions/Bundler
 // ports -> result recorded. A denial or a status, which have no effect,
-// record their intent and result together in one append (submit.go). Tick (tick.go) expires challenges and
+// record their intent and result together in one append (submit.go); a
+// single-bot lifecycle op records its transition with its result. Tick (tick.go) expires challenges and
 // overrides, marks stale data UNKNOWN, finishes or reports STOPPING bots
 // and moves dead running bots to ERROR. Adapters read Snapshot, Allowed,
 // MayApprove (view.go) and Subscribe to recorded events (notify.go).

@@ -36,8 +36,9 @@ func (e *Engine) execute(ctx context.Context, r *run, now time.Time) Outcome {
 	return e.finishDenied(ctx, r, deny(ReasonInvalid, "unsupported op %s", cmd.Op))
 }
 
-// step moves one bot: the driver call, then the recorded transition.
-func (e *Engine) step(ctx context.Context, r *run, id string) error {
+// step moves one bot: the driver call, then the transition, which it
+// returns for the caller to record (nil when the driver refused).
+func (e *Engine) step(ctx context.Context, r *run, id string) (*Event, error) {
 	cmd := r.cmd
 	b := e.state().bot(id)
 	from, to := b.state, lifecycleTo(cmd)
@@ -63,21 +64,26 @@ func (e *Engine) step(ctx context.Context, r *run, id string) error {
 		}
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ev := e.commandEvent(EvTransition, cmd)
 	ev.Target, ev.From, ev.To, ev.Cause = b.id, from, to, "command "+string(cmd.Op)
 	if to.IsRunning() {
 		ev.Mode = cmd.Params.Mode
 	}
-	e.emit(ctx, r, ev)
-	return after
+	return ev, after
 }
 
+// runBot moves one bot. Its transition and the command's result both
+// follow the driver call, so finish records them together, in one append.
 func (e *Engine) runBot(ctx context.Context, r *run, id string) Outcome {
 	from := e.state().bot(id).state
-	err := e.step(ctx, r, id)
-	to := e.state().bot(id).state // unchanged when the driver refused
+	tr, err := e.step(ctx, r, id)
+	to := from // unchanged when the driver refused
+	if tr != nil {
+		to = tr.To
+		r.effects = append(r.effects, tr)
+	}
 	edit := func(ev *Event) {
 		if ev.From = from; to != from {
 			ev.To = to
@@ -105,7 +111,11 @@ func (e *Engine) runFanOut(ctx context.Context, r *run) Outcome {
 			skipped = append(skipped, fmt.Sprintf("%s (%s)", id, b.state))
 			continue
 		}
-		if err := e.step(ctx, r, id); err != nil {
+		tr, err := e.step(ctx, r, id)
+		if tr != nil { // each bot's move is recorded before the next bot's
+			e.emit(ctx, r, tr)
+		}
+		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s (%s)", id, errDetail(err)))
 			continue
 		}

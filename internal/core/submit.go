@@ -10,6 +10,7 @@ type run struct {
 	cmd       *Command
 	ch        *Challenge // the confirmed challenge, for dangerous ops
 	intent    *Event     // not recorded yet: finish records it with the result
+	effects   []*Event   // what already happened, not recorded yet: finish records them before the result, in one append
 	unaudited bool       // the ledger refused a record; effects were applied anyway
 }
 
@@ -161,14 +162,25 @@ func (e *Engine) finish(ctx context.Context, r *run, st Status, reason Reason, d
 		edit(ev)
 	}
 	o.From, o.To = ev.From, ev.To
-	if r.intent != nil {
+	switch {
+	case r.intent != nil: // nothing happened yet: unrecorded means refused
 		seqs, err := e.recordAll(ctx, r.intent, ev)
 		r.intent = nil
 		if err != nil {
 			return e.unrecorded(r.cmd, err)
 		}
 		o.Seq = seqs[1]
-	} else {
+	case len(r.effects) > 0: // they happened: unrecorded means applied, loudly
+		evs := append(r.effects, ev)
+		r.effects = nil
+		if seqs, err := e.recordAll(ctx, evs...); err != nil {
+			for _, x := range evs {
+				e.recordUnaudited(x, err)
+			}
+		} else {
+			o.Seq = seqs[len(seqs)-1]
+		}
+	default:
 		o.Seq = e.emit(ctx, r, ev)
 	}
 	e.m.command(o)
