@@ -13,8 +13,9 @@ import (
 	"github.com/botwarden/botwarden/internal/lifecycle"
 )
 
-// gauges gathers every gauge of reg as "name,label=value,..." -> value.
-func gauges(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+// metricValues gathers every counter and gauge of reg as
+// "name,label=value,..." -> value.
+func metricValues(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -26,6 +27,9 @@ func gauges(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 			key := mf.GetName()
 			for _, l := range m.GetLabel() {
 				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			if c := m.GetCounter(); c != nil {
+				out[key] = c.GetValue()
 			}
 			if g := m.GetGauge(); g != nil {
 				out[key] = g.GetValue()
@@ -40,7 +44,7 @@ func TestMetrics_Conditions(t *testing.T) {
 	ctx := context.Background()
 	check := func(step string, want map[string]float64) {
 		t.Helper()
-		got := gauges(t, h.Registry)
+		got := metricValues(t, h.Registry)
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("%s: %s = %v, want %v", step, k, got[k], v)
@@ -61,7 +65,7 @@ func TestMetrics_Conditions(t *testing.T) {
 	key := "botwarden_challenge_expiry_timestamp_seconds,challenge_id=" + o.Challenge.ID + ",op=start,target=beta"
 	check("challenge open", map[string]float64{key: float64(o.Challenge.ExpiresAt.Unix())})
 	h.Confirm(o.Challenge.ID, coretest.Approver)
-	if _, open := gauges(t, h.Registry)[key]; open {
+	if _, open := metricValues(t, h.Registry)[key]; open {
 		t.Errorf("confirmed challenge still has an expiry gauge")
 	}
 
@@ -91,7 +95,7 @@ func TestMetrics_ExpiredChallengeLeavesNoGauge(t *testing.T) {
 	}
 	h.Clock.Advance(h.Config.Policy.ChallengeWindow() + time.Second)
 	h.Engine.Tick(context.Background())
-	for k := range gauges(t, h.Registry) {
+	for k := range metricValues(t, h.Registry) {
 		if strings.HasPrefix(k, "botwarden_challenge_expiry_timestamp_seconds") {
 			t.Errorf("expired challenge left %s", k)
 		}

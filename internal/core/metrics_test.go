@@ -16,25 +16,7 @@ func TestMetrics_CommandsChallengesBots(t *testing.T) {
 	o := h.Submit(h.Cmd(coretest.Operator, "beta", core.OpStart, core.Params{Mode: lifecycle.Live}))
 	h.Confirm(o.Challenge.ID, coretest.Approver)
 
-	mfs, err := h.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	values := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			key := mf.GetName()
-			for _, l := range m.GetLabel() {
-				key += "," + l.GetName() + "=" + l.GetValue()
-			}
-			if c := m.GetCounter(); c != nil {
-				values[key] = c.GetValue()
-			}
-			if g := m.GetGauge(); g != nil {
-				values[key] = g.GetValue()
-			}
-		}
-	}
+	values := metricValues(t, h.Registry)
 	want := map[string]float64{
 		"botwarden_commands_total,op=start,outcome=applied":          2,
 		"botwarden_commands_total,op=stop,outcome=denied":            1,

@@ -42,10 +42,13 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 	r := &run{cmd: &cmd}
 	ev := e.commandEvent(EvRequested, &cmd)
 	ev.Command, ev.Params = &cmd, paramsOf(&cmd)
-	if d := e.check(e.state(), &cmd, now); !safetyIncreasing(cmd.Op) && (d != nil || cmd.Op == OpStatus) {
+	// The locks held keep the check's inputs until the result is recorded;
+	// recording the intent changes nothing it reads.
+	d := e.check(e.state(), &cmd, now)
+	if !safetyIncreasing(cmd.Op) && (d != nil || cmd.Op == OpStatus) {
 		// A denial or a status has no effect but its answer: the intent
 		// and the result are recorded together, in one append, before
-		// the answer (finish). The locks held keep the check's inputs.
+		// the answer (finish).
 		r.intent = ev
 		if d != nil {
 			return e.finishDenied(ctx, r, d), nil
@@ -59,11 +62,10 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 		e.recordUnaudited(ev, err)
 		r.unaudited = true
 	}
-	st := e.state()
-	if d := e.check(st, &cmd, now); d != nil {
+	if d != nil {
 		return e.finishDenied(ctx, r, d), nil
 	}
-	if e.dangerous(st, &cmd) {
+	if e.dangerous(e.state(), &cmd) {
 		return e.issue(ctx, r, now), nil
 	}
 	return e.execute(ctx, r, now), nil
