@@ -49,8 +49,10 @@ func benchCommands(b *testing.B, kind string, clients int) {
 			}
 		}
 		ctx, cancel := context.WithCancel(bg)
-		defer cancel()
+		ticked := make(chan struct{})
+		defer func() { cancel(); <-ticked }() // before the ledger closes
 		go func() {
+			defer close(ticked)
 			for ctx.Err() == nil {
 				e.engine.Tick(ctx)
 				time.Sleep(10 * time.Millisecond)
