@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/botwarden/botwarden/internal/core"
+	"github.com/botwarden/botwarden/internal/lifecycle"
 )
 
 // allowedOps is every op actor may request now on any target (global, a
@@ -97,8 +98,11 @@ func botLine(b core.BotView) string {
 	if b.KillSwitch != "" && b.KillSwitch != core.LevelOff {
 		line += " · kill-switch *" + string(b.KillSwitch) + "*"
 	}
-	if b.Stuck {
+	switch {
+	case b.Stuck && b.State == lifecycle.Stopping:
 		line += " · :warning: *stuck stopping*"
+	case b.Stuck:
+		line += " · :warning: *stop failed: may still be running*"
 	}
 	return line
 }

@@ -95,6 +95,15 @@ func TestRestart_InterruptedCommandRecordedFailed(t *testing.T) {
 	if again := h2.Submit(cmd); !again.Duplicate {
 		t.Fatal("interrupted command re-executed")
 	}
+	// The driver did start alpha before the crash: the first reconciliation
+	// finds it running while recorded IDLE, quarantines it and stops it.
+	h2.Engine.Tick(t.Context())
+	if h2.State("alpha") != lifecycle.Quarantined {
+		t.Fatalf("state %s after reconciliation, want QUARANTINED", h2.State("alpha"))
+	}
+	if stops := h2.Driver.CallsTo("Stop"); len(stops) != 1 || stops[0].Bot != "alpha" {
+		t.Fatalf("stops %+v, want one of alpha", stops)
+	}
 	h2.ValidateEvents()
 }
 

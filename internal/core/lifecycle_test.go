@@ -87,13 +87,17 @@ func TestTick_DeadRunningBotGoesToErrorAndStays(t *testing.T) {
 	if last := tr[len(tr)-1]; last.To != lifecycle.Error || !strings.Contains(last.Cause, "exit 137") || last.Actor != core.SystemActor {
 		t.Fatalf("transition %+v", last)
 	}
-	h.Driver.SetStatus("alpha", core.BotStatus{Alive: true, Mode: lifecycle.Shadow})
+	h.Driver.SetStatus("alpha", core.BotStatus{Stopped: true})
 	h.Engine.Tick(ctx)
 	if h.State("alpha") != lifecycle.Error {
 		t.Fatal("ERROR recovered on its own")
 	}
 	h.Driver.SetStatusError(errors.New("unreachable"))
 	h.Engine.Tick(ctx) // no panic, no change
+	if h.State("alpha") != lifecycle.Error {
+		t.Fatal("an unreachable driver changed an ERROR bot")
+	}
+	h.Driver.SetStatusError(nil)
 	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusApplied {
 		t.Fatalf("explicit restart from ERROR: %+v", o)
 	}

@@ -49,7 +49,7 @@ type BotView struct {
 	Mode            lifecycle.Mode   `json:"mode,omitempty"` // while running or paused
 	ConfigVersion   string           `json:"config_version,omitempty"`
 	KillSwitch      Level            `json:"killswitch"`      // effective on its scopes
-	Stuck           bool             `json:"stuck,omitempty"` // STOPPING past its deadline
+	Stuck           bool             `json:"stuck,omitempty"` // STOPPING past its deadline, or a stop by reconciliation failed
 	LastTransitions []TransitionView `json:"last_transitions,omitempty"`
 }
 

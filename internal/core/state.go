@@ -20,7 +20,7 @@ type botState struct {
 	mode          lifecycle.Mode
 	configVersion string
 	since         time.Time // when the current state was entered
-	stuck         bool      // STOPPING past its deadline, reported
+	stuck         bool      // STOPPING past its deadline, or a reconciliation stop failed: reported
 	history       []TransitionView
 }
 

@@ -4,17 +4,20 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/botwarden/botwarden/internal/lifecycle"
 )
 
 // Tick does the engine's periodic work: expires challenges and gate
-// overrides, turns stale safety and gate data into UNKNOWN, finishes
-// STOPPING bots whose driver reports them stopped, reports bots stuck in
-// STOPPING past StopTimeout (never forcing them), and moves a bot recorded
-// running whose driver reports it not alive to ERROR. Nothing here ever
-// moves a bot into RUNNING. Call it every second or so.
+// overrides, turns stale safety and gate data into UNKNOWN, and
+// reconciles every bot's record with its driver (see reconcile): STOPPING
+// bots whose driver reports them stopped become IDLE, bots stuck in
+// STOPPING past StopTimeout are reported (never forced), a bot recorded
+// running or paused whose driver reports it not alive moves to ERROR, and
+// a bot doing more than its record says is quarantined and stopped.
+// Nothing here ever moves a bot into RUNNING. Call it every second or so.
 //
 // Each part takes only the locks it needs, so Tick never holds up
 // commands on other bots: overrides and stale data are recorded under the
@@ -39,11 +42,15 @@ func (e *Engine) Tick(ctx context.Context) {
 		}
 	}
 	polls := e.pollsDue()
+	var wg sync.WaitGroup
 	for i := range polls {
-		dctx, cancel := e.bounded(ctx)
-		polls[i].status, polls[i].err = polls[i].driver.Status(dctx, polls[i].bot)
-		cancel()
+		wg.Go(func() { // one slow driver does not delay the others
+			dctx, cancel := e.bounded(ctx)
+			defer cancel()
+			polls[i].status, polls[i].err = polls[i].driver.Status(dctx, polls[i].bot)
+		})
 	}
+	wg.Wait()
 	for _, p := range polls {
 		e.reconcileIdle(ctx, p)
 	}
@@ -79,7 +86,7 @@ func (e *Engine) reconcileIdle(ctx context.Context, p poll) {
 		return
 	}
 	defer m.Unlock()
-	if b := e.state().bot(p.bot); b.state == p.state {
+	if b := e.state().bot(p.bot); b.state == p.state && lastSeq(b) == p.seq {
 		e.reconcile(ctx, b, p, e.now())
 		e.supersedeDrifted(ctx, e.covered(&Command{Target: p.bot}))
 	}
@@ -89,20 +96,30 @@ func (e *Engine) reconcileIdle(ctx context.Context, p poll) {
 type poll struct {
 	bot    string
 	state  lifecycle.State // the recorded state when the poll was made
+	seq    uint64          // and the seq of the transition into it
 	driver Driver
 	status BotStatus
 	err    error
 }
 
-// pollsDue lists the bots whose driver Tick must ask.
+// pollsDue lists the bots whose driver Tick must ask: all but CREATED
+// (not yet initialised) and QUARANTINED (left alone until released).
 func (e *Engine) pollsDue() []poll {
 	var out []poll
 	for _, b := range e.state().bots {
-		if b.state == lifecycle.Stopping || b.state.IsRunning() {
-			out = append(out, poll{bot: b.id, state: b.state, driver: b.driver})
+		if b.state != lifecycle.Created && b.state != lifecycle.Quarantined {
+			out = append(out, poll{bot: b.id, state: b.state, seq: lastSeq(b), driver: b.driver})
 		}
 	}
 	return out
+}
+
+// lastSeq is the seq of b's last recorded transition (0 if none is kept).
+func lastSeq(b *botState) uint64 {
+	if n := len(b.history); n > 0 {
+		return b.history[n-1].Seq
+	}
+	return 0
 }
 
 func (e *Engine) expireOverrides(ctx context.Context, now time.Time) {
@@ -169,20 +186,21 @@ func (e *Engine) reconcile(ctx context.Context, b *botState, p poll, now time.Ti
 		ev.Detail = fmt.Sprintf("%s has been STOPPING for %s (limit %s); it is not forced. Follow the runbook and request a support bundle (op support_bundle on %s).",
 			b.id, now.Sub(b.since).Round(time.Second), e.cfg.StopTimeout, b.id)
 		e.emit(ctx, nil, ev)
-	case b.state.IsRunning() && !st.Alive:
+	case (b.state.IsRunning() || b.state == lifecycle.Paused) && !st.Alive:
 		cause := "driver reports the bot is not alive"
 		if st.Detail != "" {
 			cause += ": " + st.Detail
 		}
 		e.systemTransition(ctx, b, lifecycle.Error, cause)
+	default:
+		if why := drift(b, st); why != "" {
+			e.quarantineDrift(ctx, b, p.seq, why)
+		}
 	}
 }
 
 func (e *Engine) systemTransition(ctx context.Context, b *botState, to lifecycle.State, cause string) {
 	ev := systemEvent(EvTransition, b.id)
-	ev.From, ev.To, ev.Cause = b.state, to, cause
-	if len(ev.Cause) > 480 {
-		ev.Cause = ev.Cause[:480]
-	}
+	ev.From, ev.To, ev.Cause = b.state, to, clip(cause, 480)
 	e.emit(ctx, nil, ev)
 }

@@ -70,7 +70,8 @@ func TestReconcile_DeadBotGoesToErrorAndStays(t *testing.T) {
 	if !ok || ev.To != lifecycle.Error || !strings.Contains(ev.Cause, "segfault in strategy") {
 		t.Errorf("transition event %+v, want ->ERROR with the cause", ev)
 	}
-	// ERROR never recovers on its own, even if the process came back.
+	// ERROR never recovers on its own: a process that came back (started
+	// outside the control plane) is quarantined and stopped, never RUNNING.
 	if err := d.Start(t.Context(), core.BotMeta{Bot: "alpha", CommandID: "outside"}, lifecycle.Paper); err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +79,11 @@ func TestReconcile_DeadBotGoesToErrorAndStays(t *testing.T) {
 		h.Clock.Advance(time.Second)
 		h.Engine.Tick(t.Context())
 	}
-	if s := h.State("alpha"); s != lifecycle.Error {
-		t.Errorf("after the process came back: %s, want still ERROR", s)
+	if s := h.State("alpha"); s != lifecycle.Quarantined {
+		t.Errorf("after the process came back: %s, want QUARANTINED", s)
+	}
+	if st, err := d.Status(t.Context(), "alpha"); err != nil || !st.Stopped {
+		t.Errorf("sim status %+v, %v: want stopped", st, err)
 	}
 	h.ValidateEvents()
 }
