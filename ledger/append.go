@@ -23,6 +23,7 @@ type appendReq struct {
 	inline  [3]tlog.Hash
 	receipt Receipt
 	done    chan appendResult // buffered: the committer never blocks on it
+	res     *appendResult     // what done said, once Pending.Wait read it
 }
 
 type appendResult struct {
@@ -60,8 +61,29 @@ func (l *Log) Append(ctx context.Context, event []byte) (Receipt, error) {
 // single group commit. So a caller that must record two events before
 // acting waits for one sync, not two. At most MaxBatch events. On error
 // none of them may be assumed recorded: a commit that fails part way
-// breaks the log, like any failed commit.
+// breaks the log, like any failed commit. AppendAll is Queue then Wait.
 func (l *Log) AppendAll(ctx context.Context, events ...[]byte) ([]Receipt, error) {
+	p, err := l.Queue(ctx, events...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// Pending is an append that Queue placed in the ledger's order and that
+// is not known durable yet.
+type Pending struct {
+	reqs []*appendReq
+}
+
+// Queue checks events and places them, as consecutive entries, after
+// every entry queued before, then returns without waiting for the sync:
+// entries queued by calls that return in some order get seqs in that
+// order, and Wait reports when they are durable. A caller that must apply
+// what it records in the ledger's order can so queue under its own lock
+// and wait outside it. Queue blocks only while the ledger's bounded queue
+// is full (until ctx ends). Errors are AppendAll's.
+func (l *Log) Queue(ctx context.Context, events ...[]byte) (*Pending, error) {
 	if len(events) == 0 || len(events) > l.opts.MaxBatch {
 		return nil, fmt.Errorf("%w: %d events in one append (1 to %d)", ErrInvalidEvent, len(events), l.opts.MaxBatch)
 	}
@@ -78,26 +100,34 @@ func (l *Log) AppendAll(ctx context.Context, events ...[]byte) ([]Receipt, error
 	}
 	reqs, err := l.enqueue(events)
 	if err != nil {
-		for range events {
-			<-l.slots
-		}
-		return nil, err
+		return nil, l.dropSlots(len(events), err)
 	}
 	select {
 	case l.kick <- struct{}{}:
 	default:
 	}
-	rs := make([]Receipt, len(reqs))
-	for i, req := range reqs {
-		select {
-		case res := <-req.done:
-			if res.err != nil {
-				return nil, res.err // the later ones are answered without a waiter: done is buffered
+	return &Pending{reqs: reqs}, nil
+}
+
+// Wait returns the receipts of p's entries once every one is durable, or
+// the error that refused them: then none may be assumed recorded. If ctx
+// ends first, Wait returns ctx.Err() and the entries may or may not be
+// recorded; a later Wait still learns which.
+func (p *Pending) Wait(ctx context.Context) ([]Receipt, error) {
+	rs := make([]Receipt, len(p.reqs))
+	for i, req := range p.reqs {
+		if req.res == nil {
+			select {
+			case res := <-req.done:
+				req.res = &res
+			case <-ctx.Done():
+				return nil, ctx.Err()
 			}
-			rs[i] = res.r
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
+		if req.res.err != nil {
+			return nil, req.res.err // the later ones are answered without a waiter: done is buffered
+		}
+		rs[i] = req.res.r
 	}
 	return rs, nil
 }
@@ -315,12 +345,14 @@ func (l *Log) commit(batch []*appendReq) {
 	}
 	// Badger writes its new tables, and compactions read old ones, through
 	// mmap: account what the log grew by, so that a sustained burst drops
-	// those file pages from RSS as a long walk does.
+	// those file pages from RSS as a long walk does, and so that the
+	// writeback loop starts writing Badger's files early.
 	var grew int64
 	for _, r := range batch {
 		grew += int64(len(r.value))
 	}
 	l.walked(grew)
+	l.grew(grew)
 	if next.Size-l.latestSize() >= l.opts.CheckpointEvery {
 		select {
 		case l.cpKick <- struct{}{}:

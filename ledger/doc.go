@@ -20,6 +20,10 @@
 //     replays the write-ahead log, so nothing Badger had not synced is lost
 //     (wal.go explains why Badger's own sync is not used). AppendAll
 //     queues several events together: consecutive seqs, usually one sync.
+//     Queue and Pending.Wait split an append in two, so a caller can
+//     learn the ledger's order under its own lock and wait outside it.
+//     A writeback loop starts writing Badger's unsynced files early
+//     (writeback.go), so that no sync meets a burst of them.
 //   - The head (size and Merkle root) is signed as a C2SP tlog-checkpoint
 //     (a signed note, golang.org/x/mod/sumdb/note, ed25519) on a schedule
 //     and on demand. Every checkpoint is kept; the latest is also written to

@@ -50,6 +50,8 @@ type Log struct {
 	cpDone  chan struct{} // closed when the checkpointer exits
 	cpKick  chan struct{}
 	walKick chan struct{} // the write-ahead log rotated: sync Badger, drop old segments
+	wbKick  chan struct{} // writebackBytes written to Badger: start their writeback
+	wbDone  chan struct{} // closed when the writeback loop exits
 	once    sync.Once
 
 	qmu     sync.Mutex // orders appends; guards the fields below
@@ -65,6 +67,8 @@ type Log struct {
 	walkedBytes atomic.Int64 // read by walks since the last releaseTablePages
 	releaseMu   sync.Mutex
 	commits     atomic.Uint64 // synced group commits so far (benchmarks report entries per commit)
+	unwritten   atomic.Int64  // bytes written to Badger since the last writeback pass
+	writebacks  atomic.Uint64 // writeback passes so far
 
 	mu     sync.RWMutex
 	head   Head
@@ -106,8 +110,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 		dir: dir, db: db, opts: opts, signer: signer, verifier: verifier, vkey: vkey,
 		slots: make(chan struct{}, 4*opts.MaxBatch), kick: make(chan struct{}, 1), closing: make(chan struct{}),
 		seqDone: make(chan struct{}), cpDone: make(chan struct{}), cpKick: make(chan struct{}, 1),
-		walKick: make(chan struct{}, 1),
-		hasher:  newChainHasher(), chunkLeaves: verifyChunkLeaves,
+		walKick: make(chan struct{}, 1), wbKick: make(chan struct{}, 1), wbDone: make(chan struct{}),
+		hasher: newChainHasher(), chunkLeaves: verifyChunkLeaves,
 		tableDir: tableDirOf(dir),
 	}
 	if err := l.checkFormat(); err != nil {
@@ -129,6 +133,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	l.releaseTablePages() // Badger read the newest value log file on open
 	go l.commitLoop()
 	go l.checkpointLoop()
+	go l.writebackLoop()
 	return l, nil
 }
 
@@ -154,6 +159,7 @@ func (l *Log) Close() error {
 		close(l.closing)
 		<-l.seqDone
 		<-l.cpDone
+		<-l.wbDone
 		if h := l.Head(); h.Size > l.latestSize() {
 			if _, cerr := l.cutCheckpoint(h.Size); cerr != nil {
 				err = fmt.Errorf("final checkpoint: %w", cerr)
