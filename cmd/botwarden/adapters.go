@@ -53,30 +53,53 @@ func newAuditor(l *ledger.Log, reg prometheus.Registerer) *auditor {
 	return a
 }
 
-// Append records events consecutively; an ErrUnavailable from the ledger
-// is reported as core.ErrAuditUnavailable so the core refuses dangerous
-// operations.
-func (a *auditor) Append(ctx context.Context, events ...[]byte) ([]core.Receipt, error) {
+// Queue queues events consecutively in the ledger; an ErrUnavailable from
+// the ledger is reported as core.ErrAuditUnavailable so the core refuses
+// dangerous operations.
+func (a *auditor) Queue(ctx context.Context, events ...[]byte) (core.Pending, error) {
 	start := time.Now()
-	// An append, once asked for, is seen through: a caller that went away
-	// (a closed HTTP request) must not leave an event committed in the
-	// ledger that the core believes was never recorded. The ledger itself
-	// answers promptly when it cannot write.
-	rs, err := a.log.AppendAll(context.WithoutCancel(ctx), events...)
-	a.latency.Observe(time.Since(start).Seconds())
+	p, err := a.log.Queue(context.WithoutCancel(ctx), events...) // see Wait
 	if err != nil {
-		if errors.Is(err, ledger.ErrUnavailable) {
-			a.failed.Store(true)
-			return nil, fmt.Errorf("%w: %w", core.ErrAuditUnavailable, err)
-		}
-		return nil, err
+		a.latency.Observe(time.Since(start).Seconds())
+		return nil, a.failure(err)
 	}
-	a.failed.Store(false)
+	return &pending{a: a, p: p, start: start}, nil
+}
+
+// pending is a queued append; Wait records its latency.
+type pending struct {
+	a     *auditor
+	p     *ledger.Pending
+	start time.Time
+}
+
+// Wait returns the receipts once the events are durable. An append, once
+// asked for, is seen through: a caller that went away (a closed HTTP request)
+// must not leave an event committed in the ledger that the core believes
+// was never recorded. The ledger itself answers promptly when it cannot
+// write.
+func (p *pending) Wait(ctx context.Context) ([]core.Receipt, error) {
+	rs, err := p.p.Wait(context.WithoutCancel(ctx))
+	p.a.latency.Observe(time.Since(p.start).Seconds())
+	if err != nil {
+		return nil, p.a.failure(err)
+	}
+	p.a.failed.Store(false)
 	out := make([]core.Receipt, len(rs))
 	for i, r := range rs {
 		out[i] = core.Receipt{Seq: r.Seq, Hash: r.Hash}
 	}
 	return out, nil
+}
+
+// failure remembers a refused append for /readyz and maps the ledger's
+// ErrUnavailable to core.ErrAuditUnavailable.
+func (a *auditor) failure(err error) error {
+	if errors.Is(err, ledger.ErrUnavailable) {
+		a.failed.Store(true)
+		return fmt.Errorf("%w: %w", core.ErrAuditUnavailable, err)
+	}
+	return err
 }
 
 // Replay scans the whole ledger from seq 1.

@@ -29,8 +29,18 @@ import (
 // ledgerAuditor makes the real ledger a core.Auditor (as cmd/ does).
 type ledgerAuditor struct{ l *ledger.Log }
 
-func (a ledgerAuditor) Append(ctx context.Context, evs ...[]byte) ([]core.Receipt, error) {
-	rs, err := a.l.AppendAll(ctx, evs...)
+func (a ledgerAuditor) Queue(ctx context.Context, evs ...[]byte) (core.Pending, error) {
+	p, err := a.l.Queue(ctx, evs...)
+	if err != nil {
+		return nil, err
+	}
+	return ledgerPending{p}, nil
+}
+
+type ledgerPending struct{ p *ledger.Pending }
+
+func (p ledgerPending) Wait(ctx context.Context) ([]core.Receipt, error) {
+	rs, err := p.p.Wait(ctx)
 	if err != nil {
 		return nil, err
 	}

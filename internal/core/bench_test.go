@@ -35,7 +35,8 @@ type groupReq struct {
 
 var _ core.Auditor = (*groupAuditor)(nil)
 
-func (a *groupAuditor) Append(ctx context.Context, events ...[]byte) ([]core.Receipt, error) {
+// Queue places events in the next group; seqs follow queue order.
+func (a *groupAuditor) Queue(ctx context.Context, events ...[]byte) (core.Pending, error) {
 	r := &groupReq{events: events, done: make(chan struct{})}
 	a.mu.Lock()
 	a.waiting = append(a.waiting, r)
@@ -44,8 +45,13 @@ func (a *groupAuditor) Append(ctx context.Context, events ...[]byte) ([]core.Rec
 		go a.commit()
 	}
 	a.mu.Unlock()
+	return r, nil
+}
+
+// Wait returns once r's group is committed.
+func (r *groupReq) Wait(ctx context.Context) ([]core.Receipt, error) {
 	<-r.done
-	rs := make([]core.Receipt, len(events))
+	rs := make([]core.Receipt, len(r.events))
 	for i := range rs {
 		rs[i].Seq = r.seq + uint64(i)
 	}

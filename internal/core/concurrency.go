@@ -8,7 +8,8 @@ import (
 
 // locks are the engine's write-side locks. Lock order: a reservation (no
 // lock held while waiting), then fleet, then one target lock, then
-// applyMu (held only for in-memory work, never across I/O).
+// orderMu, then applyMu (both held only for in-memory work and queueing,
+// never across a sync or other I/O).
 type locks struct {
 	// fleet guards fleet-wide state: safety, gates, overrides, monitoring,
 	// kill-switch levels. Commands on one target hold it shared across
@@ -20,6 +21,9 @@ type locks struct {
 	// group or "global" (fixed at New: ids from the config only).
 	targets map[string]*sync.Mutex
 
+	// orderMu makes taking a sequencer ticket and queueing the append in
+	// the ledger one step (see sequencer). Taken before applyMu.
+	orderMu sync.Mutex
 	// applyMu guards the publication of the state (apply, mutate), the
 	// command_id reservations and the sequencer.
 	applyMu  sync.Mutex
@@ -96,13 +100,15 @@ func (e *Engine) reserve(id string) (release func(), o Outcome, seen bool) {
 }
 
 // sequencer applies recorded events in ledger order although their
-// appends run concurrently (so the ledger can commit them in groups).
-// Each append takes a ticket before it is issued. An event that came back
-// with seq S is applied only once every append issued before it came back
-// has come back too: any event of ours with a seq below S is among those,
-// so nothing of ours can still arrive below S. Events are then applied in
-// seq order, and the state (and the notices) follow the ledger exactly.
-// Guarded by applyMu.
+// appends are waited for concurrently (so the ledger can commit them in
+// groups). An append takes its ticket and is queued in the ledger in one
+// step, under orderMu, so tickets follow the ledger's order. An event that
+// came back with ticket t is applied once every append with a ticket
+// below t has come back too (recorded or refused): those are all of ours
+// that can precede it in the ledger. The ledger commits in queue order,
+// so they come back with it or before it, and no event waits for a later
+// group commit. Events are applied in seq order, and the state (and the
+// notices) follow the ledger exactly. Guarded by applyMu.
 type sequencer struct {
 	next      uint64          // next ticket
 	watermark uint64          // every ticket below it has come back
@@ -112,13 +118,14 @@ type sequencer struct {
 
 // landing is one appended event waiting for its turn to be applied.
 type landing struct {
-	seq, ticket, barrier uint64 // barrier: tickets issued when it came back
-	ev                   *Event
-	raw                  []byte
-	applied              chan struct{}
+	seq, ticket uint64
+	ev          *Event
+	raw         []byte
+	applied     chan struct{}
 }
 
-// ticket takes a ticket for an append about to be issued.
+// ticket takes the ticket of an append about to be queued. Callers hold
+// orderMu until the append is queued.
 func (e *Engine) ticket() uint64 {
 	e.lk.applyMu.Lock()
 	defer e.lk.applyMu.Unlock()
@@ -144,7 +151,7 @@ func (e *Engine) land(t uint64, seqs []uint64, ok bool, evs []*Event, raws [][]b
 	var last *landing
 	if ok {
 		for i, seq := range seqs {
-			last = &landing{seq: seq, ticket: t, barrier: q.next, ev: evs[i], raw: raws[i], applied: make(chan struct{})}
+			last = &landing{seq: seq, ticket: t, ev: evs[i], raw: raws[i], applied: make(chan struct{})}
 			j := sort.Search(len(q.landed), func(j int) bool {
 				x := q.landed[j]
 				return x.seq > seq || (x.seq == seq && x.ticket > t)
@@ -161,13 +168,14 @@ func (e *Engine) land(t uint64, seqs []uint64, ok bool, evs []*Event, raws [][]b
 	}
 }
 
-// drain applies, in seq order, every landed event up to the last one
-// whose barrier has passed. Callers hold applyMu.
+// drain applies, in seq order, every landed event whose earlier tickets
+// have all come back. Tickets follow seqs, so those are a prefix of
+// landed. Callers hold applyMu.
 func (e *Engine) drain() {
 	q := &e.lk.seqr
 	last := -1
 	for i, l := range q.landed {
-		if l.barrier <= q.watermark {
+		if l.ticket <= q.watermark {
 			last = i
 		}
 	}

@@ -174,6 +174,9 @@ func TestEngine_ConcurrentRandomCommands(t *testing.T) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			h := coretest.NewEngine(t)
+			// Appends come back out of order: the sequencer must still
+			// apply them in the ledger's order.
+			h.Auditor.SetWaitJitter(time.Millisecond)
 			h.Healthy()
 			lc := newLedgerChecker()
 			submitted := map[string]core.Command{}

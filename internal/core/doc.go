@@ -27,9 +27,10 @@
 // changes (safety, gates, kill-switch, overrides, monitoring, group/global
 // fan-outs, Tick's fleet work) hold the fleet lock exclusively, so the
 // re-check at execution still holds. A command_id is reserved before any
-// lock, so concurrent duplicates get one effect. Appends run concurrently
-// and the ledger commits them in groups; a sequencer applies the recorded
-// events in ledger order, so the memory, the notices and a replay agree.
+// lock, so concurrent duplicates get one effect. Appends are queued in
+// the ledger's order under a short lock and waited for concurrently, and
+// the ledger commits them in groups; a sequencer applies the recorded
+// events in that order, so the memory, the notices and a replay agree.
 //
 // A challenge whose preconditions change (bot state, safety, kill-switch,
 // config version, gates) is ended as superseded at once by whoever made
@@ -45,8 +46,9 @@
 // ports -> result recorded. A denial or a status, which have no effect,
 // record their intent and result together in one append (submit.go); a
 // single-bot lifecycle op records its transition with its result. Tick (tick.go) expires challenges and
-// overrides, marks stale data UNKNOWN, finishes or reports STOPPING bots
-// and moves dead running bots to ERROR. Adapters read Snapshot, Allowed,
+// overrides, marks stale data UNKNOWN, finishes or reports STOPPING bots,
+// moves dead running or paused bots to ERROR and quarantines and stops a
+// bot doing more than its record says (drift.go). Adapters read Snapshot, Allowed,
 // MayApprove (view.go) and Subscribe to recorded events (notify.go).
 //
 // The core imports no ledger, Slack or HTTP code; coretest provides fakes

@@ -229,9 +229,15 @@ func (e *Engine) recordAll(ctx context.Context, evs ...*Event) ([]uint64, error)
 		}
 		raws[i] = b
 	}
-	t := e.ticket()
 	start := time.Now()
-	rcs, err := e.deps.Auditor.Append(ctx, raws...)
+	e.lk.orderMu.Lock()
+	t := e.ticket()
+	p, err := e.deps.Auditor.Queue(ctx, raws...)
+	e.lk.orderMu.Unlock()
+	var rcs []Receipt
+	if err == nil {
+		rcs, err = p.Wait(ctx)
+	}
 	e.m.appendSeconds.Observe(time.Since(start).Seconds())
 	if err == nil && len(rcs) != len(evs) {
 		err = fmt.Errorf("%w: %d receipts for %d events", ErrAuditUnavailable, len(rcs), len(evs))

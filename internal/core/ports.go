@@ -20,14 +20,26 @@ type Receipt struct {
 
 // Auditor durably records events before the core acts on them and lets the
 // core rebuild its state from them on start. The ledger fits it (adapter in
-// cmd/). Append records one or more events as consecutive entries, in
-// order (nothing else between them), and returns their receipts only
-// after every one is durable; on failure it returns an error wrapping
-// ErrAuditUnavailable, promptly, and none may be assumed recorded.
+// cmd/).
 type Auditor interface {
-	Append(ctx context.Context, events ...[]byte) ([]Receipt, error)
+	// Queue places one or more events, as consecutive entries (nothing
+	// else between them), after everything queued before, and returns
+	// without waiting for them to be durable: entries of calls that
+	// return in some order are recorded in that order. It blocks only
+	// while the auditor's queue is full. The core queues under a lock of
+	// its own, so that it applies events in the auditor's order, and
+	// waits outside it.
+	Queue(ctx context.Context, events ...[]byte) (Pending, error)
 	// Replay calls fn for every recorded event in order, from seq 1.
 	Replay(ctx context.Context, fn func(seq uint64, event []byte) error) error
+}
+
+// Pending is an append Auditor.Queue placed in order.
+type Pending interface {
+	// Wait returns the receipts once every event is durable. On failure
+	// (here or from Queue) the error wraps ErrAuditUnavailable, comes
+	// promptly, and none of the events may be assumed recorded.
+	Wait(ctx context.Context) ([]Receipt, error)
 }
 
 // BotMeta is what a driver is told about the command it executes.

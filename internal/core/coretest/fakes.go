@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -19,23 +20,61 @@ var (
 	_ core.Bundler = (*Bundler)(nil)
 )
 
-// MemAuditor is an in-memory core.Auditor. SetFailing makes every Append
+// MemAuditor is an in-memory core.Auditor. SetFailing makes every append
 // fail with an error wrapping core.ErrAuditUnavailable until cleared;
-// FailAfter lets n more appends succeed first.
+// FailAfter lets n more appends succeed first; SetWaitJitter makes
+// appends come back late and out of order, as concurrent group commits
+// may.
 type MemAuditor struct {
 	mu        sync.Mutex
 	events    [][]byte
 	failing   bool
-	failAfter int // >= 0: appends left before failing; -1: off
+	failAfter int           // >= 0: appends left before failing; -1: off
+	jitter    time.Duration // Pending.Wait sleeps up to this long
 }
 
 // NewMemAuditor returns an empty, healthy auditor.
 func NewMemAuditor() *MemAuditor { return &MemAuditor{failAfter: -1} }
 
-// Append records copies of events, consecutively; seq starts at 1. A
-// call either records every event or, failing, none: FailAfter counts
-// events, and a call that would cross the limit fails whole.
-func (a *MemAuditor) Append(ctx context.Context, events ...[]byte) ([]core.Receipt, error) {
+// Queue records copies of events at once, consecutively; seq starts at
+// 1. A call either records every event or, failing, none: FailAfter
+// counts events, and a call that would cross the limit fails whole.
+func (a *MemAuditor) Queue(ctx context.Context, events ...[]byte) (core.Pending, error) {
+	rs, err := a.append(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var delay time.Duration
+	if a.jitter > 0 {
+		delay = rand.N(a.jitter)
+	}
+	return late{rs, delay}, nil
+}
+
+// late is a recorded append that Wait reports after its delay.
+type late struct {
+	rs    []core.Receipt
+	delay time.Duration
+}
+
+func (l late) Wait(context.Context) ([]core.Receipt, error) {
+	if l.delay > 0 {
+		time.Sleep(l.delay)
+	}
+	return l.rs, nil
+}
+
+// SetWaitJitter makes each append's Wait return after a random delay up
+// to max (0: at once), so that appends come back out of queue order.
+func (a *MemAuditor) SetWaitJitter(max time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.jitter = max
+}
+
+func (a *MemAuditor) append(ctx context.Context, events [][]byte) ([]core.Receipt, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := ctx.Err(); err != nil {

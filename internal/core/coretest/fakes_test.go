@@ -12,23 +12,30 @@ import (
 func TestMemAuditor_FailureInjection(t *testing.T) {
 	ctx := context.Background()
 	a := NewMemAuditor()
-	if r, err := a.Append(ctx, []byte(`{"a":1}`)); err != nil || r[0].Seq != 1 {
+	appendAll := func(ctx context.Context, evs ...[]byte) ([]core.Receipt, error) {
+		p, err := a.Queue(ctx, evs...)
+		if err != nil {
+			return nil, err
+		}
+		return p.Wait(ctx)
+	}
+	if r, err := appendAll(ctx, []byte(`{"a":1}`)); err != nil || r[0].Seq != 1 {
 		t.Fatalf("append: %+v %v", r, err)
 	}
 	a.FailAfter(1)
-	if _, err := a.Append(ctx, []byte(`{}`), []byte(`{}`)); !errors.Is(err, core.ErrAuditUnavailable) || a.Len() != 1 {
+	if _, err := appendAll(ctx, []byte(`{}`), []byte(`{}`)); !errors.Is(err, core.ErrAuditUnavailable) || a.Len() != 1 {
 		t.Fatalf("two events past the limit: %v, %d recorded; want a whole failure", err, a.Len())
 	}
 	a.SetFailing(false)
 	a.FailAfter(1)
-	if _, err := a.Append(ctx, []byte(`{}`)); err != nil {
+	if _, err := appendAll(ctx, []byte(`{}`)); err != nil {
 		t.Fatalf("append before failing: %v", err)
 	}
-	if _, err := a.Append(ctx, []byte(`{}`)); !errors.Is(err, core.ErrAuditUnavailable) {
+	if _, err := appendAll(ctx, []byte(`{}`)); !errors.Is(err, core.ErrAuditUnavailable) {
 		t.Fatalf("want ErrAuditUnavailable, got %v", err)
 	}
 	a.SetFailing(false)
-	if r, _ := a.Append(ctx, []byte(`{}`), []byte(`{}`)); len(r) != 2 || r[0].Seq != 3 || r[1].Seq != 4 {
+	if r, _ := appendAll(ctx, []byte(`{}`), []byte(`{}`)); len(r) != 2 || r[0].Seq != 3 || r[1].Seq != 4 {
 		t.Fatalf("receipts after recovery %+v, want 3 and 4", r)
 	}
 	a.Truncate(1)
@@ -39,7 +46,7 @@ func TestMemAuditor_FailureInjection(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := a.Append(cctx, []byte(`{}`)); !errors.Is(err, core.ErrAuditUnavailable) {
+	if _, err := appendAll(cctx, []byte(`{}`)); !errors.Is(err, core.ErrAuditUnavailable) {
 		t.Fatalf("cancelled append: %v", err)
 	}
 }
