@@ -11,7 +11,6 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/botwarden/botwarden/internal/core"
-	"github.com/botwarden/botwarden/internal/lifecycle"
 )
 
 // onCommand handles a verified slash command. What needs no core (a
@@ -95,7 +94,7 @@ func (a *Adapter) submit(ctx context.Context, sc slack.SlashCommand, req Request
 	id := CommandID(sc, req)
 	cmd := core.Command{
 		SchemaVersion: core.SchemaVersion, CommandID: id, Actor: sc.UserID, Target: target, Op: req.Op,
-		RequestedTransition: transitionFor(req.Op, target, req.Params, snap),
+		RequestedTransition: a.core.RequestedTransition(target, req.Op, req.Params),
 		Environment:         a.core.Environment(), TraceID: "tr-" + strings.TrimPrefix(id, "slack-"), RunID: a.runID,
 		Reason: req.Reason, Channel: sc.ChannelID, Params: req.Params,
 	}
@@ -120,34 +119,6 @@ func (a *Adapter) submit(ctx context.Context, sc slack.SlashCommand, req Request
 }
 
 type bundleReq struct{ channel, user, thread string }
-
-// transitionFor is the requested_transition of a command: FROM->TO for
-// lifecycle ops on a known bot, else the op name.
-func transitionFor(op core.Op, target string, p core.Params, s core.Snapshot) string {
-	var from lifecycle.State
-	for _, b := range s.Bots {
-		if b.ID == target {
-			from = b.State
-		}
-	}
-	var to lifecycle.State
-	switch op {
-	case core.OpStart, core.OpResume:
-		to = lifecycle.Running(p.Mode)
-	case core.OpStop:
-		to = lifecycle.Stopping
-	case core.OpPause:
-		to = lifecycle.Paused
-	case core.OpQuarantine:
-		to = lifecycle.Quarantined
-	case core.OpRelease:
-		to = lifecycle.Idle
-	}
-	if from == "" || to == "" {
-		return string(op)
-	}
-	return string(from) + "->" + string(to)
-}
 
 // issueChallenge posts the challenge message where its approvers are and
 // tells the requester where it went.

@@ -109,10 +109,9 @@ func (a *Adapter) submitOffer(ic slack.InteractionCallback, op core.Op, target s
 		fmt.Fprintf(h, "%d:%s;", len(part), part)
 	}
 	id := "slack-btn-" + hex.EncodeToString(h.Sum(nil))[:28]
-	snap := a.core.Snapshot()
 	cmd := core.Command{
 		SchemaVersion: core.SchemaVersion, CommandID: id, Actor: ic.User.ID, Target: target, Op: op,
-		RequestedTransition: transitionFor(op, target, core.Params{}, snap), Environment: a.core.Environment(),
+		RequestedTransition: a.core.RequestedTransition(target, op, core.Params{}), Environment: a.core.Environment(),
 		TraceID: "tr-" + strings.TrimPrefix(id, "slack-"), RunID: a.runID, Channel: ic.Channel.ID,
 		Reason: "offered in the audit channel after " + ic.Container.MessageTs,
 	}

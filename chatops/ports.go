@@ -19,6 +19,7 @@ type Core interface {
 	MayApprove(actor, challengeID string) bool
 	Roles(actor string) []string
 	Snapshot() core.Snapshot
+	RequestedTransition(target string, op core.Op, p core.Params) string
 	Challenge(id string) (core.Challenge, bool)
 	Subscribe(buf int) (<-chan core.Notice, func())
 	Environment() string

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/botwarden/botwarden/internal/core"
-	"github.com/botwarden/botwarden/internal/lifecycle"
 )
 
 // CommandRequest is the body of POST /v1/commands: the contract's command
@@ -111,24 +110,9 @@ func (s *Server) BuildCommand(req CommandRequest, key, actor string) (core.Comma
 		cmd.RunID = cmd.TraceID
 	}
 	if cmd.RequestedTransition == "" {
-		bot, _ := s.deps.Core.Bot(cmd.Target)
-		cmd.RequestedTransition = transitionFor(cmd.Op, bot.State, cmd.Params)
+		cmd.RequestedTransition = s.deps.Core.RequestedTransition(cmd.Target, cmd.Op, cmd.Params)
 	}
 	return cmd, nil
-}
-
-// transitionFor is the FROM->TO a lifecycle op asks for, or the op name
-// (the same rule as the Slack adapter's).
-func transitionFor(op core.Op, from lifecycle.State, p core.Params) string {
-	to := map[core.Op]lifecycle.State{core.OpStop: lifecycle.Stopping, core.OpPause: lifecycle.Paused,
-		core.OpQuarantine: lifecycle.Quarantined, core.OpRelease: lifecycle.Idle}[op]
-	if (op == core.OpStart || op == core.OpResume) && p.Mode != "" {
-		to = lifecycle.Running(p.Mode)
-	}
-	if from == "" || to == "" {
-		return string(op)
-	}
-	return string(from) + "->" + string(to)
 }
 
 func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, actor string) {

@@ -25,6 +25,7 @@ type Core interface {
 	Roles(actor string) []string
 	Snapshot() core.Snapshot
 	Bot(id string) (core.BotView, bool)
+	RequestedTransition(target string, op core.Op, p core.Params) string
 	Challenge(id string) (core.Challenge, bool)
 	Subscribe(buf int) (<-chan core.Notice, func())
 	Environment() string

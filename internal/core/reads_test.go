@@ -221,3 +221,31 @@ func TestSubmit_ConcurrentDuplicatesAcrossBots(t *testing.T) {
 	}
 	h.ValidateEvents()
 }
+
+func TestRequestedTransition(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	h.Submit(h.Cmd(coretest.Operator, "beta", core.OpStart, core.Params{Mode: lifecycle.Shadow}))
+	cases := []struct {
+		target string
+		op     core.Op
+		p      core.Params
+		want   string
+	}{
+		{"alpha", core.OpStart, core.Params{Mode: lifecycle.Live}, "IDLE->RUNNING_LIVE"},
+		{"alpha", core.OpStart, core.Params{}, "start"}, // no mode: nothing implied
+		{"beta", core.OpPause, core.Params{}, "RUNNING_SHADOW->PAUSED"},
+		{"beta", core.OpStop, core.Params{}, "RUNNING_SHADOW->STOPPING"},
+		{"gamma", core.OpQuarantine, core.Params{}, "IDLE->QUARANTINED"},
+		{"gamma", core.OpRelease, core.Params{}, "IDLE->IDLE"},
+		{"group:majors", core.OpStop, core.Params{}, "stop"},
+		{"global", core.OpKillSwitchSet, core.Params{Level: "halt"}, "killswitch_set"},
+		{"alpha", core.OpStatus, core.Params{}, "status"},
+		{"delta", core.OpStart, core.Params{Mode: lifecycle.Paper}, "start"},
+	}
+	for _, tc := range cases {
+		if got := h.Engine.RequestedTransition(tc.target, tc.op, tc.p); got != tc.want {
+			t.Errorf("%s %s %+v: %q, want %q", tc.op, tc.target, tc.p, got, tc.want)
+		}
+	}
+}

@@ -148,7 +148,13 @@ func (e *Engine) finishDenied(ctx context.Context, r *run, d *denial) Outcome {
 
 // finish records the result of r and returns its outcome.
 func (e *Engine) finish(ctx context.Context, r *run, st Status, reason Reason, detail string, edit func(*Event)) Outcome {
-	typ := map[Status]string{StatusApplied: EvApplied, StatusDenied: EvDenied, StatusFailed: EvFailed}[st]
+	typ := EvFailed
+	switch st {
+	case StatusApplied:
+		typ = EvApplied
+	case StatusDenied:
+		typ = EvDenied
+	}
 	o := e.outcome(r.cmd, st, reason, detail)
 	ev := e.commandEvent(typ, r.cmd)
 	ev.Outcome, ev.Reason, ev.Detail, ev.Runbook = string(st), reason, detail, o.Runbook

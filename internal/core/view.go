@@ -167,6 +167,19 @@ func (e *Engine) Bot(id string) (BotView, bool) {
 	return st.botView(st.bots[i]), true
 }
 
+// RequestedTransition is the requested_transition a command on target
+// names: FROM->TO for a lifecycle op on a known bot, FROM being its state
+// now, else the op name. Adapters fill it in; operators never type it.
+func (e *Engine) RequestedTransition(target string, op Op, p Params) string {
+	st := e.state()
+	i, ok := st.botIndex[target]
+	to := lifecycleTo(&Command{Op: op, Params: p})
+	if !ok || to == "" {
+		return string(op)
+	}
+	return string(st.bots[i].state) + "->" + string(to)
+}
+
 func (s *state) botView(b *botState) BotView {
 	return BotView{ID: b.id, Group: b.group, State: b.state, Mode: b.mode,
 		ConfigVersion: b.configVersion, KillSwitch: s.killSwitchOn(b.id), Stuck: b.stuck,
