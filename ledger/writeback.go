@@ -9,8 +9,10 @@ import (
 )
 
 // writebackBytes is how much the log grows between two passes of the
-// writeback loop.
-const writebackBytes = 128 << 10
+// writeback loop. Each pass costs kernel time for every page it writes
+// back; at 128 KiB that was 17% of the ledger's throughput at 64
+// writers, at 512 KiB 7%, for the same API tail latency.
+const writebackBytes = 512 << 10
 
 // writebackLoop starts the kernel's writeback of Badger's newest value log
 // and memtable log files while entries arrive, without waiting for it and

@@ -58,7 +58,7 @@ func TestWriteback_FollowsAppends(t *testing.T) {
 	if n := l.writebacks.Load(); n != 0 {
 		t.Fatalf("%d writeback passes after %d bytes, fewer than writebackBytes", n, l.unwritten.Load())
 	}
-	for range writebackBytes / (len(evs) * len(ev)) { // each entry stores more than its event
+	for range int(writebackBytes) / (len(evs) * len(ev)) { // each entry stores more than its event
 		if _, err := l.AppendAll(t.Context(), evs...); err != nil {
 			t.Fatal(err)
 		}
