@@ -22,13 +22,8 @@ type appendReq struct {
 	hashes  []tlog.Hash // stored Merkle hashes from index StoredHashIndex(0, seq-1)
 	inline  [3]tlog.Hash
 	receipt Receipt
-	done    chan appendResult // buffered: the committer never blocks on it
-	res     *appendResult     // what done said, once Pending.Wait read it
-}
-
-type appendResult struct {
-	r   Receipt
-	err error
+	done    chan struct{} // closed by answer once err is set
+	err     error         // why the entry was refused (nil: durable)
 }
 
 // lingerMax bounds how long the committer waits, after a commit, for the
@@ -112,24 +107,35 @@ func (l *Log) Queue(ctx context.Context, events ...[]byte) (*Pending, error) {
 // Wait returns the receipts of p's entries once every one is durable, or
 // the error that refused them: then none may be assumed recorded. If ctx
 // ends first, Wait returns ctx.Err() and the entries may or may not be
-// recorded; a later Wait still learns which.
+// recorded; a later Wait still learns which. Any number of goroutines
+// may wait on p.
 func (p *Pending) Wait(ctx context.Context) ([]Receipt, error) {
 	rs := make([]Receipt, len(p.reqs))
 	for i, req := range p.reqs {
-		if req.res == nil {
-			select {
-			case res := <-req.done:
-				req.res = &res
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
+		select {
+		case <-req.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		if req.res.err != nil {
-			return nil, req.res.err // the later ones are answered without a waiter: done is buffered
+		if req.err != nil {
+			return nil, req.err
 		}
-		rs[i] = req.res.r
+		rs[i] = req.receipt
 	}
 	return rs, nil
+}
+
+// Done reports whether every entry of p is answered: Wait then returns at
+// once.
+func (p *Pending) Done() bool {
+	for _, req := range p.reqs {
+		select {
+		case <-req.done:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // takeSlots reserves n places in the bounded queue (answer frees them).
@@ -182,7 +188,7 @@ func (l *Log) enqueue(events [][]byte) ([]*appendReq, error) {
 		}
 		ns := t.UnixNano()
 		h := l.hasher.hash(seq, ns, l.tail.Hash[:], event)
-		r := &appendReq{seq: seq, done: make(chan appendResult, 1)}
+		r := &appendReq{seq: seq, done: make(chan struct{})}
 		r.hashes = l.tree.pushStored(r.inline[:0], leafHash(h))
 		r.value = encodeEntry(seq, ns, l.tail.Hash, h, r.hashes[1:], event)
 		r.receipt = Receipt{Seq: seq, Hash: h}
@@ -285,11 +291,8 @@ func (l *Log) stop(err error) {
 // answer wakes the waiters of reqs and frees their slots.
 func (l *Log) answer(reqs []*appendReq, err error) {
 	for _, r := range reqs {
-		if err != nil {
-			r.done <- appendResult{err: err}
-		} else {
-			r.done <- appendResult{r: r.receipt}
-		}
+		r.err = err
+		close(r.done)
 		<-l.slots
 	}
 }

@@ -212,8 +212,8 @@ func (l *Log) storeNote(size uint64, note []byte) error {
 	case l.kick <- struct{}{}:
 	default:
 	}
-	res := <-r.done
-	return res.err
+	<-r.done
+	return r.err
 }
 
 func (l *Log) enqueueNote(size uint64, note []byte) (*appendReq, error) {
@@ -222,7 +222,7 @@ func (l *Log) enqueueNote(size uint64, note []byte) (*appendReq, error) {
 	if l.stopped != nil {
 		return nil, l.stopped
 	}
-	r := &appendReq{cpSize: size, value: note, done: make(chan appendResult, 1)}
+	r := &appendReq{cpSize: size, value: note, done: make(chan struct{})}
 	l.queue = append(l.queue, r)
 	return r, nil
 }

@@ -98,3 +98,26 @@ func TestQueue_WaitAgainAndRefusals(t *testing.T) {
 		t.Fatalf("queue on a closed ledger: %v, want ErrUnavailable", err)
 	}
 }
+
+// Any number of goroutines may wait on one Pending; Done reports it
+// answered once Wait has returned.
+func TestPending_ManyWaitersAndDone(t *testing.T) {
+	t.Parallel()
+	l := openTest(t, t.TempDir(), Options{CheckpointInterval: time.Hour})
+	p, err := l.Queue(t.Context(), []byte(`{"a":1}`), []byte(`{"a":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if rs, err := p.Wait(t.Context()); err != nil || len(rs) != 2 || rs[1].Seq != 2 {
+				t.Errorf("wait: %+v, %v", rs, err)
+			}
+		})
+	}
+	wg.Wait()
+	if !p.Done() {
+		t.Fatal("Done is false after Wait returned")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,25 +67,34 @@ func (a *auditor) Queue(ctx context.Context, events ...[]byte) (core.Pending, er
 	return &pending{a: a, p: p, start: start}, nil
 }
 
-// pending is a queued append; Wait records its latency.
+// pending is a queued append; its first answered Wait records the
+// append's latency and outcome.
 type pending struct {
 	a     *auditor
 	p     *ledger.Pending
 	start time.Time
+	once  sync.Once
 }
 
+// Done reports whether the append is answered.
+func (p *pending) Done() bool { return p.p.Done() }
+
 // Wait returns the receipts once the events are durable. An append, once
-// asked for, is seen through: a caller that went away (a closed HTTP request)
-// must not leave an event committed in the ledger that the core believes
-// was never recorded. The ledger itself answers promptly when it cannot
-// write.
+// asked for, is seen through: a caller that went away (a closed HTTP
+// request) must not leave an event committed in the ledger that the core
+// believes was never recorded. The ledger itself answers promptly when it
+// cannot write.
 func (p *pending) Wait(ctx context.Context) ([]core.Receipt, error) {
 	rs, err := p.p.Wait(context.WithoutCancel(ctx))
-	p.a.latency.Observe(time.Since(p.start).Seconds())
+	p.once.Do(func() {
+		p.a.latency.Observe(time.Since(p.start).Seconds())
+		if err == nil {
+			p.a.failed.Store(false)
+		}
+	})
 	if err != nil {
 		return nil, p.a.failure(err)
 	}
-	p.a.failed.Store(false)
 	out := make([]core.Receipt, len(rs))
 	for i, r := range rs {
 		out[i] = core.Receipt{Seq: r.Seq, Hash: r.Hash}

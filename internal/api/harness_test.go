@@ -39,6 +39,8 @@ func (a ledgerAuditor) Queue(ctx context.Context, evs ...[]byte) (core.Pending, 
 
 type ledgerPending struct{ p *ledger.Pending }
 
+func (p ledgerPending) Done() bool { return p.p.Done() }
+
 func (p ledgerPending) Wait(ctx context.Context) ([]core.Receipt, error) {
 	rs, err := p.p.Wait(ctx)
 	if err != nil {

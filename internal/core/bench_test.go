@@ -48,6 +48,16 @@ func (a *groupAuditor) Queue(ctx context.Context, events ...[]byte) (core.Pendin
 	return r, nil
 }
 
+// Done reports whether r's group is committed.
+func (r *groupReq) Done() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Wait returns once r's group is committed.
 func (r *groupReq) Wait(ctx context.Context) ([]core.Receipt, error) {
 	<-r.done

@@ -1,7 +1,8 @@
 package core
 
 import (
-	"sort"
+	"context"
+	"fmt"
 	"strings"
 	"sync"
 )
@@ -21,8 +22,8 @@ type locks struct {
 	// group or "global" (fixed at New: ids from the config only).
 	targets map[string]*sync.Mutex
 
-	// orderMu makes taking a sequencer ticket and queueing the append in
-	// the ledger one step (see sequencer). Taken before applyMu.
+	// orderMu makes queueing an append in the auditor and listing it in
+	// the sequencer one step (see sequencer). Taken before applyMu.
 	orderMu sync.Mutex
 	// applyMu guards the publication of the state (apply, mutate), the
 	// command_id reservations and the sequencer.
@@ -101,88 +102,75 @@ func (e *Engine) reserve(id string) (release func(), o Outcome, seen bool) {
 
 // sequencer applies recorded events in ledger order although their
 // appends are waited for concurrently (so the ledger can commit them in
-// groups). An append takes its ticket and is queued in the ledger in one
-// step, under orderMu, so tickets follow the ledger's order. An event that
-// came back with ticket t is applied once every append with a ticket
-// below t has come back too (recorded or refused): those are all of ours
-// that can precede it in the ledger. The ledger commits in queue order,
-// so they come back with it or before it, and no event waits for a later
-// group commit. Events are applied in seq order, and the state (and the
-// notices) follow the ledger exactly. Guarded by applyMu.
+// groups). An append is queued in the auditor and listed here in one
+// step, under orderMu, so the list is in the auditor's order. Whoever
+// finds the append at the head of the list answered (its own, or any
+// earlier one's) settles it: applies its events if they were recorded,
+// drops it if not, and goes on down the list while appends are answered.
+// An event is so applied as soon as it and every append before it are
+// answered, without waiting for their callers to be scheduled, and the
+// state (and the notices) follow the ledger exactly. Guarded by applyMu.
 type sequencer struct {
-	next      uint64          // next ticket
-	watermark uint64          // every ticket below it has come back
-	back      map[uint64]bool // tickets at or above watermark that came back
-	landed    []*landing      // came back, not applied yet; sorted by seq
+	queued []*landing // queued, not settled yet; in the auditor's order
 }
 
-// landing is one appended event waiting for its turn to be applied.
+// landing is one queued append waiting to be settled.
 type landing struct {
-	seq, ticket uint64
-	ev          *Event
-	raw         []byte
-	applied     chan struct{}
+	p       Pending
+	evs     []*Event
+	raws    [][]byte
+	seqs    []uint64      // where the events were recorded, once settled
+	err     error         // why they were not, once settled
+	settled chan struct{} // closed once seqs or err is set
 }
 
-// ticket takes the ticket of an append about to be queued. Callers hold
-// orderMu until the append is queued.
-func (e *Engine) ticket() uint64 {
+// enlist lists an append just queued. Callers hold orderMu.
+func (e *Engine) enlist(p Pending, evs []*Event, raws [][]byte) *landing {
+	l := &landing{p: p, evs: evs, raws: raws, settled: make(chan struct{})}
 	e.lk.applyMu.Lock()
-	defer e.lk.applyMu.Unlock()
-	t := e.lk.seqr.next
-	e.lk.seqr.next++
-	return t
+	e.lk.seqr.queued = append(e.lk.seqr.queued, l)
+	e.lk.applyMu.Unlock()
+	return l
 }
 
-// land reports ticket t's append back: evs recorded at seqs if ok. It
-// applies whatever may be applied now and, if evs were recorded, waits
-// until they are.
-func (e *Engine) land(t uint64, seqs []uint64, ok bool, evs []*Event, raws [][]byte) {
-	q := &e.lk.seqr
+// land waits until l is answered and settled, settling what it can, and
+// returns where its events were recorded.
+func (e *Engine) land(l *landing) ([]uint64, error) {
+	// An append, once queued, is seen through: a caller that went away
+	// must not leave an event in the ledger the state does not show.
+	_, _ = l.p.Wait(context.Background())
 	e.lk.applyMu.Lock()
-	if q.back == nil {
-		q.back = map[uint64]bool{}
-	}
-	q.back[t] = true
-	for q.back[q.watermark] {
-		delete(q.back, q.watermark)
-		q.watermark++
-	}
-	var last *landing
-	if ok {
-		for i, seq := range seqs {
-			last = &landing{seq: seq, ticket: t, ev: evs[i], raw: raws[i], applied: make(chan struct{})}
-			j := sort.Search(len(q.landed), func(j int) bool {
-				x := q.landed[j]
-				return x.seq > seq || (x.seq == seq && x.ticket > t)
-			})
-			q.landed = append(q.landed, nil)
-			copy(q.landed[j+1:], q.landed[j:])
-			q.landed[j] = last
-		}
-	}
 	e.drain()
 	e.lk.applyMu.Unlock()
-	if last != nil {
-		<-last.applied // drain applies in seq order: the others are applied too
-	}
+	<-l.settled // settled by now unless an earlier append is still in flight
+	return l.seqs, l.err
 }
 
-// drain applies, in seq order, every landed event whose earlier tickets
-// have all come back. Tickets follow seqs, so those are a prefix of
-// landed. Callers hold applyMu.
+// drain settles, in order, every answered append at the head of the
+// list. Callers hold applyMu.
 func (e *Engine) drain() {
 	q := &e.lk.seqr
-	last := -1
-	for i, l := range q.landed {
-		if l.ticket <= q.watermark {
-			last = i
+	n := 0
+	for _, l := range q.queued {
+		if !l.p.Done() {
+			break
 		}
+		n++
+		rs, err := l.p.Wait(context.Background()) // answered: at once
+		if err == nil && len(rs) != len(l.evs) {
+			err = fmt.Errorf("%w: %d receipts for %d events", ErrAuditUnavailable, len(rs), len(l.evs))
+		}
+		if l.err = err; err == nil {
+			l.seqs = make([]uint64, len(rs))
+			for i, r := range rs {
+				l.seqs[i] = r.Seq
+				e.commit(e.state().apply(r.Seq, l.evs[i]))
+				e.publish(Notice{Seq: r.Seq, EventType: l.evs[i].Type, Event: l.raws[i]})
+			}
+		}
+		close(l.settled)
 	}
-	for _, l := range q.landed[:last+1] {
-		e.commit(e.state().apply(l.seq, l.ev))
-		e.publish(Notice{Seq: l.seq, EventType: l.ev.Type, Event: l.raw})
-		close(l.applied)
+	if n > 0 {
+		q.queued = append(q.queued[:0], q.queued[n:]...)
 	}
-	q.landed = append(q.landed[:0], q.landed[last+1:]...)
 }

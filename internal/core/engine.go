@@ -231,22 +231,17 @@ func (e *Engine) recordAll(ctx context.Context, evs ...*Event) ([]uint64, error)
 	}
 	start := time.Now()
 	e.lk.orderMu.Lock()
-	t := e.ticket()
 	p, err := e.deps.Auditor.Queue(ctx, raws...)
-	e.lk.orderMu.Unlock()
-	var rcs []Receipt
+	var l *landing
 	if err == nil {
-		rcs, err = p.Wait(ctx)
+		l = e.enlist(p, evs, raws)
+	}
+	e.lk.orderMu.Unlock()
+	var seqs []uint64
+	if err == nil {
+		seqs, err = e.land(l)
 	}
 	e.m.appendSeconds.Observe(time.Since(start).Seconds())
-	if err == nil && len(rcs) != len(evs) {
-		err = fmt.Errorf("%w: %d receipts for %d events", ErrAuditUnavailable, len(rcs), len(evs))
-	}
-	seqs := make([]uint64, len(evs))
-	for i := range rcs {
-		seqs[i] = rcs[i].Seq
-	}
-	e.land(t, seqs, err == nil, evs, raws)
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", evs[len(evs)-1].Type, err)
 	}

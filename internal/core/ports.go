@@ -34,12 +34,16 @@ type Auditor interface {
 	Replay(ctx context.Context, fn func(seq uint64, event []byte) error) error
 }
 
-// Pending is an append Auditor.Queue placed in order.
+// Pending is an append Auditor.Queue placed in order. Any goroutine may
+// call its methods, any number of times.
 type Pending interface {
 	// Wait returns the receipts once every event is durable. On failure
 	// (here or from Queue) the error wraps ErrAuditUnavailable, comes
 	// promptly, and none of the events may be assumed recorded.
 	Wait(ctx context.Context) ([]Receipt, error)
+	// Done reports whether the append is answered (durable or refused):
+	// Wait then returns at once.
+	Done() bool
 }
 
 // BotMeta is what a driver is told about the command it executes.

@@ -50,21 +50,27 @@ func (a *MemAuditor) Queue(ctx context.Context, events ...[]byte) (core.Pending,
 	if a.jitter > 0 {
 		delay = rand.N(a.jitter)
 	}
-	return late{rs, delay}, nil
+	return late{rs, time.Now().Add(delay)}, nil
 }
 
-// late is a recorded append that Wait reports after its delay.
+// late is a recorded append answered at a given (real) time.
 type late struct {
-	rs    []core.Receipt
-	delay time.Duration
+	rs []core.Receipt
+	at time.Time
 }
 
-func (l late) Wait(context.Context) ([]core.Receipt, error) {
-	if l.delay > 0 {
-		time.Sleep(l.delay)
+func (l late) Wait(ctx context.Context) ([]core.Receipt, error) {
+	if d := time.Until(l.at); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	return l.rs, nil
 }
+
+func (l late) Done() bool { return !time.Now().Before(l.at) }
 
 // SetWaitJitter makes each append's Wait return after a random delay up
 // to max (0: at once), so that appends come back out of queue order.
