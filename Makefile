@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test bench lint fmtcheck fuzz clean
+.PHONY: run build test bench bench-api-wrk lint fmtcheck fuzz clean
 
 run: build
 	./bin/botwarden serve
@@ -18,6 +18,10 @@ test: fmtcheck
 
 bench:
 	./scripts/bench.sh
+
+# POST /v1/commands from wrk (out of process) against `botwarden serve`.
+bench-api-wrk:
+	./scripts/bench-api-wrk.sh
 
 lint: fmtcheck
 	$(GO) vet ./...

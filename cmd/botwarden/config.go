@@ -36,6 +36,7 @@ type Config struct {
 	Safety          SafetyConfig  `yaml:"safety"`
 	Demo            DemoConfig    `yaml:"demo"`
 	Bundles         BundlesConfig `yaml:"bundles"`
+	API             APIConfig     `yaml:"api"`
 	// Actions configures the outside systems non-bot operations run
 	// through (kill-switch push, gate override, monitoring disable, secret
 	// rotation, data ops): op name -> exec or http shape, see
@@ -45,6 +46,13 @@ type Config struct {
 
 	// dir is the folder relative paths in the file are resolved against.
 	dir string
+}
+
+// APIConfig tunes the operator API's per-actor rate limit (429 with
+// Retry-After past it).
+type APIConfig struct {
+	RatePerActor float64 `yaml:"rate_per_actor"` // sustained requests per second (default 20)
+	Burst        int     `yaml:"burst"`          // requests allowed at once (default 40)
 }
 
 // ListenConfig holds the listen addresses.
@@ -219,6 +227,9 @@ func (c *Config) validate() error {
 		default:
 			return fmt.Errorf("bots[%d] %s: driver %q: want sim, exec or http", i, b.ID, b.Driver)
 		}
+	}
+	if c.API.RatePerActor < 0 || c.API.Burst < 0 {
+		return fmt.Errorf("api: rate_per_actor %v and burst %d must not be negative", c.API.RatePerActor, c.API.Burst)
 	}
 	if c.Environment == "prod" && c.Demo.SafetyFeed {
 		return errors.New("demo.safety_feed must not be enabled in prod: safety state comes from the safety system")

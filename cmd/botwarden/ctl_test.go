@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -132,5 +133,33 @@ func TestServe_LedgerUnavailable(t *testing.T) {
 	// reconciliation has put it in ERROR; quarantine isolates it all the same.
 	if out, code := ctl("quarantine", "beta", "--reason", "disk full"); code != 0 || !strings.Contains(out, "QUARANTINED") {
 		t.Fatalf("quarantine without a ledger: code %d, output %q; want it to run, unaudited", code, out)
+	}
+}
+
+// The config's api block sets the per-actor rate limit the service uses.
+func TestServe_APIRateLimitFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	op := createToken(t, dir, "U0OPERATOR")
+	s, stop := startServeWith(t, dir, nil, func(c *Config) { c.API = APIConfig{RatePerActor: 0.01, Burst: 2} })
+	defer stop()
+	codes := make([]int, 3)
+	for i := range codes {
+		req, err := http.NewRequest(http.MethodGet, "http://"+s.http+"/v1/me", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+op)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[i] = resp.StatusCode
+		if i == 2 && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if codes[0] != 200 || codes[1] != 200 || codes[2] != http.StatusTooManyRequests {
+		t.Fatalf("status codes %v, want 200 200 429 with burst 2", codes)
 	}
 }
