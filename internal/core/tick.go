@@ -173,7 +173,11 @@ func (e *Engine) staleness(ctx context.Context, now time.Time) {
 func (e *Engine) reconcile(ctx context.Context, b *botState, p poll, now time.Time) {
 	st := p.status
 	if p.err != nil {
-		e.log.Warn().Err(p.err).Str("bot", b.id).Msg("driver status unavailable; state unchanged")
+		lvl := e.log.Warn() // a bot that should be moving or running
+		if b.state == lifecycle.Idle || b.state == lifecycle.Error {
+			lvl = e.log.Debug() // often a stopped bot's endpoint: not news every second
+		}
+		lvl.Err(p.err).Str("bot", b.id).Msg("driver status unavailable; state unchanged")
 		return
 	}
 	switch {
