@@ -57,6 +57,7 @@ func (e *Engine) quarantineDrift(ctx context.Context, b *botState, seq uint64, w
 	ev.Detail = "quarantined and stopped by reconciliation. It stays QUARANTINED until a confirmed release; before releasing, find out what the bot did while unrecorded (its own log and positions)."
 	ev.Runbook = e.runbook("quarantined")
 	e.log.Error().Str("bot", b.id).Str("cause", ev.Cause).Msg("bot drifted from its record: quarantining and stopping it")
+	e.m.drifted.WithLabelValues(b.id).Inc()
 	e.emit(ctx, nil, ev)
 
 	meta := BotMeta{Bot: b.id, CommandID: fmt.Sprintf("reconcile:%s:%d", b.id, seq)}

@@ -116,6 +116,9 @@ func TestTick_DriftStopFailureReported(t *testing.T) {
 	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusDenied {
 		t.Fatalf("start of a quarantined bot: %+v", o)
 	}
+	if v := metricValues(t, h.Registry)["botwarden_reconcile_quarantines_total,bot=alpha"]; v != 1 {
+		t.Fatalf("drift quarantines of alpha: %v, want 1", v)
+	}
 	h.ValidateEvents()
 }
 

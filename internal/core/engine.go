@@ -134,6 +134,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if e.m, err = newMetrics(deps.Registerer, e.state); err != nil {
 		return nil, err
 	}
+	for _, b := range cfg.Bots { // a series from 0, so its first increase alerts
+		e.m.drifted.WithLabelValues(b.ID)
+	}
 	if err := e.replay(ctx); err != nil {
 		return nil, err
 	}

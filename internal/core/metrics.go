@@ -12,6 +12,7 @@ type metrics struct {
 	challenges    *prometheus.CounterVec // outcome
 	appendSeconds prometheus.Histogram
 	unaudited     prometheus.Counter
+	drifted       *prometheus.CounterVec // bot
 	dropped       prometheus.Counter
 	state         *stateMetrics // bots by state, safety, gates, stuck bots, open challenges
 }
@@ -33,6 +34,9 @@ func newMetrics(reg prometheus.Registerer, load func() *state) (*metrics, error)
 		unaudited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "botwarden_unaudited_effects_total", Help: "Safety-increasing effects applied while the ledger could not record them.",
 		}),
+		drifted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "botwarden_reconcile_quarantines_total", Help: "Bots reconciliation found doing more than their record says, and quarantined and stopped.",
+		}, []string{"bot"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "botwarden_notices_dropped_total", Help: "Notices a slow subscriber lost.",
 		}),
@@ -41,7 +45,7 @@ func newMetrics(reg prometheus.Registerer, load func() *state) (*metrics, error)
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{m.commands, m.challenges, m.appendSeconds, m.unaudited, m.dropped, m.state}
+	cs := []prometheus.Collector{m.commands, m.challenges, m.appendSeconds, m.unaudited, m.drifted, m.dropped, m.state}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register core metrics: %w", err)
