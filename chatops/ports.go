@@ -14,7 +14,6 @@ type Core interface {
 	Submit(ctx context.Context, cmd core.Command) (core.Outcome, error)
 	Confirm(ctx context.Context, req core.ConfirmRequest) (core.Outcome, error)
 	Reject(ctx context.Context, req core.RejectRequest) (core.Outcome, error)
-	Outcome(commandID string) (core.Outcome, bool)
 	Allowed(actor, target string) []core.Op
 	MayApprove(actor, challengeID string) bool
 	Roles(actor string) []string

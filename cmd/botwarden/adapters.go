@@ -117,6 +117,15 @@ func (a *auditor) Replay(ctx context.Context, fn func(seq uint64, event []byte) 
 	return a.log.Scan(ctx, 1, fn)
 }
 
+// Read returns the event recorded at seq.
+func (a *auditor) Read(ctx context.Context, seq uint64) ([]byte, error) {
+	e, err := a.log.Get(ctx, seq)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", core.ErrAuditUnavailable, err)
+	}
+	return e.Event, nil
+}
+
 // ready reports whether the ledger can take appends: it is open, healthy
 // and has its free-space reserve, and the last append did not fail.
 func (a *auditor) ready() error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -263,6 +264,39 @@ func TestAPI_IdempotencyKeyConcurrent(t *testing.T) {
 	}
 	if dups != n-1 {
 		t.Fatalf("%d duplicates, want %d", dups, n-1)
+	}
+	if calls := e.driver.CallsTo("Start"); len(calls) != 1 {
+		t.Fatalf("%d driver starts for one idempotency key", len(calls))
+	}
+}
+
+// A command whose outcome has left memory (Config.RecentOutcomes) is
+// answered from the ledger: GET gives the same outcome, and a retry with
+// its Idempotency-Key is a duplicate with no second effect.
+func TestAPI_OldOutcomeFromTheLedger(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOpt) { o.recent = 2 })
+	op := e.client(coretest.Operator)
+	start := api.CommandRequest{Target: "gamma", Op: core.OpStart, Params: core.Params{Mode: lifecycle.Paper}}
+	first, err := op.Submit(bg, start, "old-start")
+	if err != nil || first.Status != core.StatusApplied {
+		t.Fatalf("start: %+v, %v", first, err)
+	}
+	for i := range 5 {
+		if _, err := op.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpStatus}, fmt.Sprint("status-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got core.Outcome
+	if err := op.Do(bg, http.MethodGet, "/v1/commands/old-start", nil, nil, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, first) {
+		t.Fatalf("GET of a retired outcome:\n got %+v\nwant %+v", got, first)
+	}
+	again, err := op.Submit(bg, start, "old-start")
+	if err != nil || !again.Duplicate || again.Status != first.Status || again.Seq != first.Seq {
+		t.Fatalf("retry: %+v, %v", again, err)
 	}
 	if calls := e.driver.CallsTo("Start"); len(calls) != 1 {
 		t.Fatalf("%d driver starts for one idempotency key", len(calls))

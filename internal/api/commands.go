@@ -141,7 +141,12 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, actor strin
 
 func (s *Server) getCommand(w http.ResponseWriter, r *http.Request, _ string) {
 	id := r.PathValue("command_id")
-	o, ok := s.deps.Core.Outcome(id)
+	o, ok, err := s.deps.Core.Outcome(r.Context(), id)
+	if err != nil {
+		// Recorded, but too old to be in memory, and the ledger cannot be read now.
+		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, string(core.ReasonLedgerUnavailable), err.Error()))
+		return
+	}
 	if !ok {
 		writeProblem(w, r, newProblem(http.StatusNotFound, ReasonNotFound, fmt.Sprintf("no command %q has been recorded", id)))
 		return

@@ -57,6 +57,14 @@ func (a ledgerAuditor) Replay(ctx context.Context, fn func(uint64, []byte) error
 	return a.l.Scan(ctx, 1, fn)
 }
 
+func (a ledgerAuditor) Read(ctx context.Context, seq uint64) ([]byte, error) {
+	e, err := a.l.Get(ctx, seq)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", core.ErrAuditUnavailable, err)
+	}
+	return e.Event, nil
+}
+
 var _ core.Auditor = ledgerAuditor{}
 
 // env is a real engine on the demo policy with the real ledger in a temp
@@ -75,9 +83,10 @@ type env struct {
 }
 
 type envOpt struct {
-	cfg   api.Config
-	clock *coretest.Clock
-	extra int // bots beyond the three demo ones: bot01, bot02, … in group "fleet"
+	cfg    api.Config
+	clock  *coretest.Clock
+	extra  int // bots beyond the three demo ones: bot01, bot02, … in group "fleet"
+	recent int // core.Config.RecentOutcomes
 }
 
 func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
@@ -99,7 +108,7 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	for i := 1; i <= o.extra; i++ {
 		bots = append(bots, core.BotConfig{ID: fmt.Sprintf("bot%02d", i), Group: "fleet", Driver: e.driver})
 	}
-	e.engine, err = core.New(ctx, core.Config{Environment: "dev", Policy: policy.Demo(), Bots: bots}, core.Deps{Auditor: ledgerAuditor{l}, Clock: e.clock, Actions: &coretest.Actions{}, Bundler: &coretest.Bundler{}})
+	e.engine, err = core.New(ctx, core.Config{Environment: "dev", Policy: policy.Demo(), Bots: bots, RecentOutcomes: o.recent}, core.Deps{Auditor: ledgerAuditor{l}, Clock: e.clock, Actions: &coretest.Actions{}, Bundler: &coretest.Bundler{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ type Core interface {
 	Submit(ctx context.Context, cmd core.Command) (core.Outcome, error)
 	Confirm(ctx context.Context, req core.ConfirmRequest) (core.Outcome, error)
 	Reject(ctx context.Context, req core.RejectRequest) (core.Outcome, error)
-	Outcome(commandID string) (core.Outcome, bool)
+	Outcome(ctx context.Context, commandID string) (core.Outcome, bool, error)
 	Allowed(actor, target string) []core.Op
 	MayApprove(actor, challengeID string) bool
 	MayAudit(actor string) bool

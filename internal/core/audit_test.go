@@ -85,7 +85,7 @@ func TestRestart_InterruptedCommandRecordedFailed(t *testing.T) {
 	h.Submit(cmd)
 	h.Auditor.Truncate(n + 1) // crash: only the intent made it to the ledger
 	h2 := h.Restart()
-	o, ok := h2.Engine.Outcome(cmd.CommandID)
+	o, ok, _ := h2.Engine.Outcome(t.Context(), cmd.CommandID)
 	if !ok || o.Status != core.StatusFailed || o.Reason != core.ReasonInterrupted {
 		t.Fatalf("interrupted outcome: %+v", o)
 	}

@@ -104,6 +104,15 @@ func (a *groupAuditor) Replay(ctx context.Context, fn func(uint64, []byte) error
 	return nil
 }
 
+func (a *groupAuditor) Read(ctx context.Context, seq uint64) ([]byte, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if seq == 0 || seq > uint64(len(a.events)) {
+		return nil, fmt.Errorf("read %d: %w", seq, core.ErrAuditUnavailable)
+	}
+	return a.events[seq-1], nil
+}
+
 // BenchmarkSubmit_Parallel runs the operator API's load: clients doing
 // status and pause/resume, each on its own bot, against an auditor whose
 // group commit costs 0.5 ms. Commands on different bots overlap, so their

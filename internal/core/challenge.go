@@ -33,19 +33,34 @@ func (e *Engine) issue(ctx context.Context, r *run, now time.Time) Outcome {
 		return o
 	}
 	e.m.challenges.WithLabelValues("issued").Inc()
-	o := e.latestOutcome(cmd.CommandID)
+	o := e.latestOutcome(ctx, e.challengeOutcome(cmd, ch.ID))
 	o.Seq = seq
 	o.Detail = fmt.Sprintf("dangerous op: %d approval(s) by role %s needed before %s", req.Approvers, req.Role, fmtTime(ch.ExpiresAt))
 	e.m.command(o)
 	return o
 }
 
-// latestOutcome returns the recorded outcome of a command as of the
-// current state, detached.
-func (e *Engine) latestOutcome(id string) Outcome {
+// latestOutcome returns the recorded outcome of fallback's command as of
+// the current state, detached. fallback, what the caller knows the
+// outcome to be, stands in for a retired outcome the ledger cannot give
+// back now.
+func (e *Engine) latestOutcome(ctx context.Context, fallback Outcome) Outcome {
 	st := e.state()
-	o, _ := st.outcome(id)
+	o, ok, err := e.lookup(ctx, st, fallback.CommandID)
+	if err != nil {
+		e.log.Warn().Err(err).Str("command_id", fallback.CommandID).Msg("outcome not read back; answering what is known")
+	}
+	if err != nil || !ok {
+		o = fallback
+	}
 	return copyOutcome(st, o)
+}
+
+// challengeOutcome is the outcome of cmd while its challenge id is open.
+func (e *Engine) challengeOutcome(cmd *Command, id string) Outcome {
+	o := e.outcome(cmd, StatusChallenged, "", "")
+	o.Challenge = &Challenge{ID: id}
+	return o
 }
 
 func touchesLive(st *state, cmd *Command) bool {
@@ -93,7 +108,7 @@ func (e *Engine) Confirm(ctx context.Context, req ConfirmRequest) (Outcome, erro
 	e.m.challenges.WithLabelValues("approved").Inc()
 	ch = e.state().challenge(ch.ID)
 	if len(ch.Approvals) < ch.Requires.Approvers {
-		o := e.latestOutcome(ch.Command.CommandID)
+		o := e.latestOutcome(ctx, e.challengeOutcome(&ch.Command, ch.ID))
 		o.Detail = fmt.Sprintf("%d of %d approvals", len(ch.Approvals), ch.Requires.Approvers)
 		return o, nil
 	}
@@ -177,7 +192,7 @@ func (e *Engine) confirmDenied(ctx context.Context, ch *Challenge, actor string,
 // recorded as denied, and the approver gets the command's outcome, which
 // says what changed — as if the confirm itself had found the change.
 func (e *Engine) confirmSuperseded(ctx context.Context, ch *Challenge, actor string) Outcome {
-	o := e.latestOutcome(ch.Command.CommandID)
+	o := e.latestOutcome(ctx, e.outcome(&ch.Command, StatusRejected, ReasonSuperseded, "the challenge was superseded"))
 	e.confirmDenied(ctx, ch, actor, deny(ReasonSuperseded, "challenge %s was superseded at %s: %s", ch.ID, fmtTime(ch.EndedAt), o.Detail))
 	return o
 }
@@ -189,7 +204,7 @@ func (e *Engine) endChallenge(ctx context.Context, ch *Challenge, actor string, 
 	ev.Runbook = e.runbook(string(reason))
 	seq := e.emit(ctx, nil, ev)
 	e.m.challenges.WithLabelValues(string(reason)).Inc()
-	o := e.latestOutcome(ch.Command.CommandID)
+	o := e.latestOutcome(ctx, e.outcome(&ch.Command, StatusRejected, reason, detail))
 	o.Seq = seq
 	e.m.command(o)
 	return o

@@ -123,7 +123,7 @@ func TestChallenge_ExpiryAndSingleUse(t *testing.T) {
 	if ch.State != core.ChallengeExpired || h.State("alpha") != lifecycle.Idle {
 		t.Fatalf("challenge %s, bot %s", ch.State, h.State("alpha"))
 	}
-	if got, _ := h.Engine.Outcome(o.CommandID); got.Status != core.StatusRejected || got.Reason != core.ReasonExpired {
+	if got, _, _ := h.Engine.Outcome(t.Context(), o.CommandID); got.Status != core.StatusRejected || got.Reason != core.ReasonExpired {
 		t.Fatalf("command outcome after expiry: %+v", got)
 	}
 	rej := h.EventsOf(core.EvReject)

@@ -72,19 +72,23 @@ func (e *Engine) lockFor(cmd *Command) (unlock func()) {
 	return e.lk.fleet.RUnlock // an unknown target: denied, nothing to guard
 }
 
-// reserve claims command id for one run. A command_id already recorded
-// returns its outcome and seen; one still running elsewhere is waited for
-// (without holding any lock), then answered the same way. So concurrent
-// duplicates get exactly one effect, whatever their targets.
-func (e *Engine) reserve(id string) (release func(), o Outcome, seen bool) {
+// reserve claims command cmd's id for one run. A command_id already
+// recorded returns its outcome and seen; one still running elsewhere is
+// waited for (without holding any lock), then answered the same way. So
+// concurrent duplicates get exactly one effect, whatever their targets.
+func (e *Engine) reserve(ctx context.Context, cmd *Command) (release func(), o Outcome, seen bool) {
+	id := cmd.CommandID
 	for {
 		e.lk.applyMu.Lock()
 		busy, running := e.lk.reserved[id]
-		if o, ok := e.seen(id); ok && !running {
-			e.lk.applyMu.Unlock()
-			return nil, o, true
-		}
 		if !running {
+			if o, whole, ok := e.seen(id); ok {
+				e.lk.applyMu.Unlock()
+				if !whole {
+					o = e.readBack(ctx, cmd, o.Seq)
+				}
+				return nil, o, true
+			}
 			done := make(chan struct{})
 			e.lk.reserved[id] = done
 			e.lk.applyMu.Unlock()
@@ -98,6 +102,20 @@ func (e *Engine) reserve(id string) (release func(), o Outcome, seen bool) {
 		e.lk.applyMu.Unlock()
 		<-busy
 	}
+}
+
+// readBack reads back the outcome of cmd's command_id, recorded at seq.
+// If the ledger cannot be read the command is still a duplicate: it is
+// answered denied, ledger unavailable, and has no effect.
+func (e *Engine) readBack(ctx context.Context, cmd *Command, seq uint64) Outcome {
+	o, err := e.readOutcome(ctx, cmd.CommandID, seq)
+	if err != nil {
+		e.log.Error().Err(err).Str("command_id", cmd.CommandID).Msg("duplicate suppressed; its original outcome cannot be read")
+		o = e.outcome(cmd, StatusDenied, ReasonLedgerUnavailable,
+			"this command_id was seen before, but the audit ledger cannot be read to give its outcome; nothing was done again")
+		o.Seq = seq
+	}
+	return o
 }
 
 // sequencer applies recorded events in ledger order although their

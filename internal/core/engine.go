@@ -49,6 +49,11 @@ type Config struct {
 	DriverTimeout  time.Duration     // bound on each driver/action call (default 15s)
 	RunbookBaseURL string            // default DefaultRunbookBaseURL
 	Runbooks       map[string]string // reason code or condition -> URL, overrides the base
+	// RecentOutcomes is how many command outcomes are kept whole in
+	// memory (default DefaultRecentOutcomes). Older ones are kept as the
+	// ledger seq that recorded them and read back when asked for, so a
+	// command_id still never runs twice.
+	RecentOutcomes int
 }
 
 // Deps are the engine's collaborators. Auditor and Config.Policy are

@@ -9,13 +9,15 @@ import "sync"
 // the state of gen G sees exactly what was true at G. Writers are
 // serialised by the engine; readers take no lock.
 type index struct {
-	outcomes   versions[Outcome]
+	outcomes   *outcomes
 	challenges versions[*Challenge]
 	// pending is intent recorded, result not (yet). Only writers use it.
 	pending map[string]pendingCmd
 }
 
-func newIndex() *index { return &index{pending: map[string]pendingCmd{}} }
+func newIndex(keepOutcomes int) *index {
+	return &index{outcomes: newOutcomes(keepOutcomes), pending: map[string]pendingCmd{}}
+}
 
 // version is one value of a key from gen on.
 type version[T any] struct {
@@ -38,6 +40,14 @@ func (v *versions[T]) at(key string, gen uint64) (T, bool) {
 	}
 	var zero T
 	return zero, false
+}
+
+// newest returns key's newest version, or nil.
+func (v *versions[T]) newest(key string) *version[T] {
+	if x, ok := v.m.Load(key); ok {
+		return x.(*version[T])
+	}
+	return nil
 }
 
 // put records val as key's value from gen on. Callers are serialised and

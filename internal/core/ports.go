@@ -32,6 +32,10 @@ type Auditor interface {
 	Queue(ctx context.Context, events ...[]byte) (Pending, error)
 	// Replay calls fn for every recorded event in order, from seq 1.
 	Replay(ctx context.Context, fn func(seq uint64, event []byte) error) error
+	// Read returns the event recorded at seq, exactly as queued. The core
+	// reads old command outcomes back with it. A failure wraps
+	// ErrAuditUnavailable.
+	Read(ctx context.Context, seq uint64) ([]byte, error)
 }
 
 // Pending is an append Auditor.Queue placed in order. Any goroutine may

@@ -97,10 +97,10 @@ func TestReads_DoNotWaitForDriver(t *testing.T) {
 	within(t, "Roles", limit, func() { _ = e.Roles(coretest.Approver) })
 	within(t, "Environment", limit, func() { _ = e.Environment() })
 	within(t, "Outcome", limit, func() {
-		if _, ok := e.Outcome(start.CommandID); ok {
+		if _, ok, _ := e.Outcome(t.Context(), start.CommandID); ok {
 			t.Error("outcome of a command still running")
 		}
-		if o, ok := e.Outcome(live.CommandID); !ok || o.Challenge == nil || o.Challenge.State != core.ChallengeOpen {
+		if o, ok, _ := e.Outcome(t.Context(), live.CommandID); !ok || o.Challenge == nil || o.Challenge.State != core.ChallengeOpen {
 			t.Errorf("outcome of the live start %+v", o)
 		}
 	})

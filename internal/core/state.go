@@ -72,7 +72,7 @@ func newState(cfg Config) *state {
 		botIndex: map[string]int{}, groups: map[string][]string{},
 		killswitch: map[string]Level{}, overrides: map[gateKey]time.Time{},
 		gates: map[gateKey]*gateEntry{}, challenges: map[string]*Challenge{},
-		safety: safetyEntry{effective: SafetyUnknown}, idx: newIndex(),
+		safety: safetyEntry{effective: SafetyUnknown}, idx: newIndex(cfg.RecentOutcomes),
 	}
 	for _, b := range cfg.Bots {
 		s.order = append(s.order, b.ID)
@@ -113,11 +113,6 @@ func (s *state) challenge(id string) *Challenge {
 	}
 	ch, _ := s.idx.challenges.at(id, s.gen)
 	return ch
-}
-
-// outcome returns a command's latest recorded outcome as of this state.
-func (s *state) outcome(id string) (Outcome, bool) {
-	return s.idx.outcomes.at(id, s.gen)
 }
 
 // next starts the successor of s: a shallow copy one gen later.
@@ -204,17 +199,10 @@ func (s *state) apply(seq uint64, ev *Event) *state {
 	return n
 }
 
-func outcomeOf(seq uint64, ev *Event) Outcome {
-	return Outcome{
-		CommandID: ev.CommandID, Op: ev.Op, Target: ev.Target, Status: Status(ev.Outcome),
-		Reason: ev.Reason, Detail: ev.Detail, Runbook: ev.Runbook, From: ev.From, To: ev.To,
-		Environment: ev.Environment, Seq: seq,
-	}
-}
-
 func (s *state) applyResult(seq uint64, ev *Event) {
 	delete(s.idx.pending, ev.CommandID)
-	s.idx.outcomes.put(ev.CommandID, s.gen, outcomeOf(seq, ev))
+	o, _ := outcomeFrom(seq, ev)
+	s.idx.outcomes.put(ev.CommandID, s.gen, o)
 	if ev.Op == OpApply && ev.ConfigVersion != "" {
 		s.withBot(ev.Target, func(b *botState) { b.configVersion = ev.ConfigVersion })
 	}
@@ -240,8 +228,7 @@ func (s *state) applyChallenge(seq uint64, ev *Event) {
 	}
 	s.withChallenge(ch)
 	delete(s.idx.pending, ev.CommandID)
-	o := outcomeOf(seq, ev)
-	o.Challenge = &Challenge{ID: ch.ID} // resolved at read time, as of the reader's gen
+	o, _ := outcomeFrom(seq, ev)
 	s.idx.outcomes.put(ev.CommandID, s.gen, o)
 }
 
@@ -276,8 +263,7 @@ func (s *state) applyReject(seq uint64, ev *Event) {
 	ch.EndedBy, ch.EndedAt = ev.Actor, parseTime(ev.Time)
 	s.withChallenge(ch)
 	delete(s.idx.pending, ch.Command.CommandID)
-	o := outcomeOf(seq, ev)
-	o.Status = StatusRejected
+	o, _ := outcomeFrom(seq, ev)
 	s.idx.outcomes.put(ch.Command.CommandID, s.gen, o)
 }
 

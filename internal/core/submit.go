@@ -31,7 +31,7 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 	if err := e.valid.validateCommand(&cmd); err != nil {
 		return Outcome{}, err
 	}
-	release, o, seen := e.reserve(cmd.CommandID)
+	release, o, seen := e.reserve(ctx, &cmd)
 	if seen {
 		return e.duplicate(ctx, &cmd, o), nil
 	}
@@ -84,18 +84,19 @@ func (e *Engine) unrecorded(cmd *Command, err error) Outcome {
 
 // seen returns the recorded outcome of a command_id, if it was ever
 // requested (including one whose result never made it to the ledger).
-// Callers hold applyMu.
-func (e *Engine) seen(id string) (Outcome, bool) {
+// A retired outcome is not whole: only o.Seq is set, to be read back
+// outside the lock (readBack). Callers hold applyMu.
+func (e *Engine) seen(id string) (o Outcome, whole, ok bool) {
 	st := e.state()
-	if o, ok := st.outcome(id); ok {
-		return o, true
+	if o, whole, ok := st.idx.outcomes.at(id, st.gen); ok {
+		return o, whole, true
 	}
 	if p, ok := st.idx.pending[id]; ok {
 		return Outcome{CommandID: id, Op: p.cmd.Op, Target: p.cmd.Target, Status: StatusFailed,
 			Reason: ReasonLedgerUnavailable, Detail: "the original command's result was never recorded",
-			Environment: e.cfg.Environment}, true
+			Environment: e.cfg.Environment}, true, true
 	}
-	return Outcome{}, false
+	return Outcome{}, false, false
 }
 
 func (e *Engine) duplicate(ctx context.Context, cmd *Command, o Outcome) Outcome {

@@ -56,7 +56,7 @@ func TestChallenge_SupersededProactively(t *testing.T) {
 				rej[0].ChallengeID != ch.ID || !strings.Contains(rej[0].Detail, tc.changed) {
 				t.Fatalf("supersede not audited with what changed (%q): %+v", tc.changed, rej)
 			}
-			if got, _ := h.Engine.Outcome(o.CommandID); got.Status != core.StatusRejected || got.Reason != core.ReasonSuperseded {
+			if got, _, _ := h.Engine.Outcome(t.Context(), o.CommandID); got.Status != core.StatusRejected || got.Reason != core.ReasonSuperseded {
 				t.Fatalf("command outcome: %+v", got)
 			}
 			if !sawNotice(notices, core.EvReject) {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"slices"
 	"sort"
 
@@ -31,11 +32,16 @@ func copyOutcome(st *state, o Outcome) Outcome {
 }
 
 // Outcome returns the latest recorded outcome of a command_id. It takes
-// no lock: it reads the published state.
-func (e *Engine) Outcome(commandID string) (Outcome, bool) {
+// no lock: it reads the published state, and the ledger for an old
+// command's outcome (see Config.RecentOutcomes); that read's failure
+// wraps ErrAuditUnavailable.
+func (e *Engine) Outcome(ctx context.Context, commandID string) (Outcome, bool, error) {
 	st := e.state()
-	o, ok := st.outcome(commandID)
-	return copyOutcome(st, o), ok
+	o, ok, err := e.lookup(ctx, st, commandID)
+	if err != nil || !ok {
+		return Outcome{}, ok, err
+	}
+	return copyOutcome(st, o), true, nil
 }
 
 // Challenge returns a challenge (open or ended) by id. It takes no lock:

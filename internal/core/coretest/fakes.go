@@ -24,13 +24,15 @@ var (
 // fail with an error wrapping core.ErrAuditUnavailable until cleared;
 // FailAfter lets n more appends succeed first; SetWaitJitter makes
 // appends come back late and out of order, as concurrent group commits
-// may.
+// may. SetReadFailing makes Read fail; Reads counts the reads.
 type MemAuditor struct {
-	mu        sync.Mutex
-	events    [][]byte
-	failing   bool
-	failAfter int           // >= 0: appends left before failing; -1: off
-	jitter    time.Duration // Pending.Wait sleeps up to this long
+	mu          sync.Mutex
+	events      [][]byte
+	reads       int
+	readFailing bool
+	failing     bool
+	failAfter   int           // >= 0: appends left before failing; -1: off
+	jitter      time.Duration // Pending.Wait sleeps up to this long
 }
 
 // NewMemAuditor returns an empty, healthy auditor.
@@ -117,6 +119,37 @@ func (a *MemAuditor) Replay(ctx context.Context, fn func(seq uint64, event []byt
 		}
 	}
 	return nil
+}
+
+// Read returns a copy of the event recorded at seq.
+func (a *MemAuditor) Read(ctx context.Context, seq uint64) ([]byte, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.reads++
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("read %d: %w: %w", seq, core.ErrAuditUnavailable, err)
+	}
+	if a.readFailing {
+		return nil, fmt.Errorf("read %d: %w (injected)", seq, core.ErrAuditUnavailable)
+	}
+	if seq == 0 || seq > uint64(len(a.events)) {
+		return nil, fmt.Errorf("read %d: %w: no such entry", seq, core.ErrAuditUnavailable)
+	}
+	return append([]byte(nil), a.events[seq-1]...), nil
+}
+
+// SetReadFailing turns read failure injection on or off.
+func (a *MemAuditor) SetReadFailing(on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.readFailing = on
+}
+
+// Reads returns how many times Read was called.
+func (a *MemAuditor) Reads() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.reads
 }
 
 // SetFailing turns append failure injection on or off.
