@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/core/coretest"
@@ -105,6 +106,72 @@ func TestRestart_InterruptedCommandRecordedFailed(t *testing.T) {
 		t.Fatalf("stops %+v, want one of alpha", stops)
 	}
 	h2.ValidateEvents()
+}
+
+// A stop interrupted after its driver call and before its transition was
+// recorded (a crash) leaves the bot recorded running. If its driver
+// reports it stopped within the stop timeout, reconciliation completes the
+// stop (STOPPING, then IDLE, linked to the command) rather than calling it
+// a crash; if the bot is still alive, nothing is assumed, and a bot that
+// dies later is an ERROR.
+func TestRestart_InterruptedStop(t *testing.T) {
+	cases := []struct {
+		name      string
+		paused    bool          // paused before the stop
+		reached   bool          // the stop reached the driver before the crash
+		diesAfter time.Duration // a bot the stop did not reach dies this much later
+		want      lifecycle.State
+	}{
+		{"took effect", false, true, 0, lifecycle.Idle},
+		{"took effect on a paused bot", true, true, 0, lifecycle.Idle},
+		{"never reached the bot", false, false, -1, lifecycle.RunningPaper},
+		{"bot dies later by itself", false, false, time.Minute, lifecycle.Error},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := coretest.NewEngine(t)
+			h.Healthy()
+			h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+			if tc.paused {
+				h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpPause, core.Params{}))
+			}
+			recorded := h.State("alpha")
+			n := h.Auditor.Len()
+			stop := h.Cmd(coretest.Operator, "alpha", core.OpStop, core.Params{})
+			h.Submit(stop)
+			h.Auditor.Truncate(n + 1) // crash: only the stop's intent was recorded
+			if !tc.reached {
+				h.Driver.SetStatus("alpha", core.BotStatus{Alive: true, Mode: lifecycle.Paper})
+			}
+			h2 := h.Restart()
+			if h2.State("alpha") != recorded {
+				t.Fatalf("after restart: %s, want %s as recorded", h2.State("alpha"), recorded)
+			}
+			h2.Engine.Tick(t.Context())
+			if tc.diesAfter > 0 {
+				h2.Clock.Advance(tc.diesAfter)
+				h2.Driver.MarkStopped("alpha")
+				h2.Engine.Tick(t.Context())
+			}
+			if got := h2.State("alpha"); got != tc.want {
+				t.Fatalf("state %s, want %s", got, tc.want)
+			}
+			if tc.want == lifecycle.Idle {
+				trs := h2.EventsOf(core.EvTransition)
+				last2 := trs[len(trs)-2:]
+				if last2[0].To != lifecycle.Stopping || last2[0].CommandID != stop.CommandID || last2[1].To != lifecycle.Idle {
+					t.Fatalf("transitions %+v, want STOPPING (linked to %s) then IDLE", last2, stop.CommandID)
+				}
+			}
+			if o, _, _ := h2.Engine.Outcome(t.Context(), stop.CommandID); o.Reason != core.ReasonInterrupted {
+				t.Fatalf("the stop's outcome %+v, want interrupted", o)
+			}
+			if stops := h2.Driver.CallsTo("Stop"); len(stops) != 1 {
+				t.Fatalf("%d driver stops, want only the interrupted one", len(stops))
+			}
+			h2.ValidateEvents()
+		})
+	}
 }
 
 func TestRestart_ReplayReproducesState(t *testing.T) {

@@ -44,7 +44,7 @@ func (e *Engine) recover(ctx context.Context) error {
 		cmd := p.cmd
 		ev := e.commandEvent(EvFailed, &cmd)
 		ev.Outcome, ev.Reason, ev.ChallengeID = string(StatusFailed), ReasonInterrupted, p.challengeID
-		ev.Detail = "the service stopped between recording this command's intent and its result; the bot's state is what its last recorded transition says, and reconciliation asks its driver within seconds: a bot doing more than that is quarantined and stopped"
+		ev.Detail = "the service stopped between recording this command's intent and its result; the bot's state is what its last recorded transition says, and reconciliation asks its driver within seconds: a bot doing more than that is quarantined and stopped, and an interrupted stop that took effect is completed to IDLE"
 		ev.Runbook = e.runbook(string(ReasonInterrupted))
 		if _, err := e.record(ctx, ev); err != nil {
 			return err

@@ -22,6 +22,15 @@ type botState struct {
 	since         time.Time // when the current state was entered
 	stuck         bool      // STOPPING past its deadline, or a reconciliation stop failed: reported
 	history       []TransitionView
+	// cutStop is a stop of this bot interrupted between its driver call
+	// and its recorded result (found on start), until the next transition.
+	cutStop interruptedStop
+}
+
+// interruptedStop is a stop command whose result was never recorded.
+type interruptedStop struct {
+	commandID string
+	at        time.Time // when the interruption was recorded
 }
 
 type gateKey struct{ gate, scope string }
@@ -206,6 +215,9 @@ func (s *state) applyResult(seq uint64, ev *Event) {
 	if ev.Op == OpApply && ev.ConfigVersion != "" {
 		s.withBot(ev.Target, func(b *botState) { b.configVersion = ev.ConfigVersion })
 	}
+	if ev.Op == OpStop && ev.Reason == ReasonInterrupted {
+		s.withBot(ev.Target, func(b *botState) { b.cutStop = interruptedStop{ev.CommandID, parseTime(ev.Time)} })
+	}
 	if old := s.challenges[ev.ChallengeID]; old != nil {
 		ch := copyChallenge(old)
 		ch.State, ch.EndedAt = ChallengeConfirmed, parseTime(ev.Time)
@@ -270,7 +282,7 @@ func (s *state) applyReject(seq uint64, ev *Event) {
 func (s *state) applyTransition(seq uint64, ev *Event) {
 	at := parseTime(ev.Time)
 	s.withBot(ev.Target, func(b *botState) {
-		b.state, b.since, b.stuck = ev.To, at, false
+		b.state, b.since, b.stuck, b.cutStop = ev.To, at, false, interruptedStop{}
 		switch {
 		case ev.To.IsRunning():
 			b.mode = ev.Mode

@@ -190,6 +190,8 @@ func (e *Engine) reconcile(ctx context.Context, b *botState, p poll, now time.Ti
 		ev.Detail = fmt.Sprintf("%s has been STOPPING for %s (limit %s); it is not forced. Follow the runbook and request a support bundle (op support_bundle on %s).",
 			b.id, now.Sub(b.since).Round(time.Second), e.cfg.StopTimeout, b.id)
 		e.emit(ctx, nil, ev)
+	case (b.state.IsRunning() || b.state == lifecycle.Paused) && !st.Alive && e.stopTookEffect(b, now):
+		e.finishCutStop(ctx, b)
 	case (b.state.IsRunning() || b.state == lifecycle.Paused) && !st.Alive:
 		cause := "driver reports the bot is not alive"
 		if st.Detail != "" {
@@ -200,6 +202,27 @@ func (e *Engine) reconcile(ctx context.Context, b *botState, p poll, now time.Ti
 		if why := drift(b, st); why != "" {
 			e.quarantineDrift(ctx, b, p.seq, why)
 		}
+	}
+}
+
+// stopTookEffect reports whether a running or paused bot found dead is
+// explained by its own stop, interrupted (a crash) after the driver call
+// and before its transition was recorded: within StopTimeout of the
+// interruption being recorded. Later, a dead bot is a crash (ERROR).
+func (e *Engine) stopTookEffect(b *botState, now time.Time) bool {
+	return b.cutStop.commandID != "" && now.Sub(b.cutStop.at) <= e.cfg.StopTimeout
+}
+
+// finishCutStop records what an interrupted stop would have: the move to
+// STOPPING, linked to the stop command, then to IDLE, since the driver
+// reports the bot stopped.
+func (e *Engine) finishCutStop(ctx context.Context, b *botState) {
+	ev := systemEvent(EvTransition, b.id)
+	ev.From, ev.To, ev.CommandID = b.state, lifecycle.Stopping, b.cutStop.commandID
+	ev.Cause = "stop " + b.cutStop.commandID + " was interrupted before its transition was recorded; its driver reports the bot stopped"
+	e.emit(ctx, nil, ev)
+	if b = e.state().bot(b.id); b.state == lifecycle.Stopping {
+		e.systemTransition(ctx, b, lifecycle.Idle, "driver reports stopped")
 	}
 }
 
