@@ -142,9 +142,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	for _, b := range cfg.Bots { // a series from 0, so its first increase alerts
 		e.m.drifted.WithLabelValues(b.ID)
 	}
+	start := time.Now()
 	if err := e.replay(ctx); err != nil {
 		return nil, err
 	}
+	whole, retired := e.state().idx.outcomes.sizes()
+	e.log.Info().Uint64("seq", e.state().seq).Dur("took", time.Since(start)).
+		Int("outcomes_whole", whole).Int("outcomes_retired", retired).Msg("state rebuilt from the ledger")
 	if err := e.recover(ctx); err != nil {
 		return nil, err
 	}
