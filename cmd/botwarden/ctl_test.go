@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"path/filepath"
@@ -130,10 +131,35 @@ func TestServe_LedgerUnavailable(t *testing.T) {
 		t.Fatalf("start without a ledger: code %d, output %q; want denied ledger_unavailable", code, out)
 	}
 	// beta's simulated process died with the first service, so
-	// reconciliation has put it in ERROR; quarantine isolates it all the same.
+	// reconciliation puts it in ERROR (within a tick, about a second);
+	// quarantine isolates it all the same. ctl names the transition it
+	// sees, so it must see ERROR, or the engine refuses a stale FROM.
+	waitBotState(t, url, op, "beta", "ERROR")
 	if out, code := ctl("quarantine", "beta", "--reason", "disk full"); code != 0 || !strings.Contains(out, "QUARANTINED") {
 		t.Fatalf("quarantine without a ledger: code %d, output %q; want it to run, unaudited", code, out)
 	}
+}
+
+// waitBotState polls GET /v1/bots/{bot} until it reports state.
+func waitBotState(t *testing.T, url, token, bot, state string) {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		req, _ := http.NewRequest(http.MethodGet, url+"/v1/bots/"+bot, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ State string }
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if err == nil && v.State == state {
+			return
+		}
+		last = v.State
+	}
+	t.Fatalf("%s is %s, want %s", bot, last, state)
 }
 
 // The config's api block sets the per-actor rate limit the service uses.
