@@ -107,10 +107,16 @@ func (e *Engine) checkOp(s *state, cmd *Command, now time.Time) *denial {
 }
 
 // checkTransition checks the lifecycle move of a single-bot command,
-// including that FROM in a FROM->TO request is the bot's state now.
+// including that FROM in a FROM->TO request is the bot's state now. A
+// stale FROM never blocks a move toward safety: a stop, pause or
+// quarantine runs from the state the bot is in now when the lifecycle
+// allows that move to the same TO (the operator's intent, "stop it",
+// still holds, and the bot may be doing more than they saw); its
+// transition records the real FROM and its detail says what was seen.
 func (e *Engine) checkTransition(s *state, cmd *Command) *denial {
 	b := s.bot(cmd.Target)
-	if from, _, ok := strings.Cut(cmd.RequestedTransition, "->"); ok && lifecycle.State(from) != b.state {
+	if from, to, ok := strings.Cut(cmd.RequestedTransition, "->"); ok && lifecycle.State(from) != b.state &&
+		(!safetyIncreasing(cmd.Op) || lifecycle.State(to) != lifecycleTo(cmd)) {
 		return deny(ReasonTransition, "you asked %s but %s is %s now; look again and re-issue", cmd.RequestedTransition, b.id, b.state)
 	}
 	if cmd.Op == OpResume && b.state != lifecycle.Paused {

@@ -93,7 +93,11 @@ func (e *Engine) runBot(ctx context.Context, r *run, id string) Outcome {
 		// A quarantine that could not stop the bot is still a quarantine.
 		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), edit)
 	}
-	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("%s: %s -> %s", id, from, to), edit)
+	detail := fmt.Sprintf("%s: %s -> %s", id, from, to)
+	if seen, _, ok := strings.Cut(r.cmd.RequestedTransition, "->"); ok && r.cmd.Target == id && lifecycle.State(seen) != from {
+		detail += fmt.Sprintf(" (you saw %s; it was %s when this ran)", seen, from)
+	}
+	return e.finish(ctx, r, StatusApplied, "", detail, edit)
 }
 
 // runFanOut applies stop, pause or quarantine to every bot of a group or

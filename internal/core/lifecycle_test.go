@@ -104,6 +104,73 @@ func TestTick_DeadRunningBotGoesToErrorAndStays(t *testing.T) {
 	h.ValidateEvents()
 }
 
+// A stale FROM never blocks a move toward safety. The operator saw alpha
+// running; by the time their stop, pause or quarantine arrives it has
+// moved. The command runs from the state alpha is in now when the
+// lifecycle allows the same TO, records the real FROM, and says what the
+// operator saw; anything else, and every other op, is still refused.
+func TestSubmit_StaleFromTowardSafety(t *testing.T) {
+	cases := []struct {
+		name  string
+		op    core.Op
+		asked string                    // requested_transition, as the operator's view had it
+		now   func(h *coretest.Harness) // moves alpha after the view
+		want  lifecycle.State           // "" for a refusal
+	}{
+		{"stop of a bot paused meanwhile", core.OpStop, "RUNNING_PAPER->STOPPING", pauseAlpha, lifecycle.Stopping},
+		{"quarantine of a bot that crashed meanwhile", core.OpQuarantine, "RUNNING_PAPER->QUARANTINED", crashAlpha, lifecycle.Quarantined},
+		{"stop of a bot that crashed meanwhile", core.OpStop, "RUNNING_PAPER->STOPPING", crashAlpha, ""},
+		{"pause of a bot paused meanwhile", core.OpPause, "RUNNING_PAPER->PAUSED", pauseAlpha, ""},
+		{"start is not toward safety", core.OpStart, "IDLE->RUNNING_PAPER", func(*coretest.Harness) {}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := coretest.NewEngine(t)
+			h.Healthy()
+			h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+			tc.now(h)
+			before := h.State("alpha")
+			p := core.Params{}
+			if tc.op == core.OpStart {
+				p.Mode = lifecycle.Paper
+			}
+			cmd := h.Cmd(coretest.Operator, "alpha", tc.op, p)
+			cmd.RequestedTransition = tc.asked
+			o := h.Submit(cmd)
+			if tc.want == "" {
+				if o.Status != core.StatusDenied || o.Reason != core.ReasonTransition || h.State("alpha") != before {
+					t.Fatalf("got %+v, state %s; want refused, state %s", o, h.State("alpha"), before)
+				}
+				return
+			}
+			if o.Status != core.StatusApplied || h.State("alpha") != tc.want {
+				t.Fatalf("got %+v, state %s; want applied, %s", o, h.State("alpha"), tc.want)
+			}
+			seen, _, _ := strings.Cut(tc.asked, "->")
+			if !strings.Contains(o.Detail, "you saw "+seen) {
+				t.Fatalf("detail %q does not say what was seen", o.Detail)
+			}
+			trs := h.EventsOf(core.EvTransition)
+			if last := trs[len(trs)-1]; last.From != before || last.CommandID != cmd.CommandID {
+				t.Fatalf("transition %+v, want from %s by %s", last, before, cmd.CommandID)
+			}
+			h.ValidateEvents()
+		})
+	}
+}
+
+func pauseAlpha(h *coretest.Harness) {
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpPause, core.Params{}))
+}
+
+func crashAlpha(h *coretest.Harness) {
+	h.Driver.MarkStopped("alpha")
+	h.Engine.Tick(context.Background())
+	if h.State("alpha") != lifecycle.Error {
+		h.T.Fatalf("alpha %s after its crash, want ERROR", h.State("alpha"))
+	}
+}
+
 func TestSubmit_DeniedAndRecorded(t *testing.T) {
 	cases := []struct {
 		name string
