@@ -24,6 +24,7 @@ type appendReq struct {
 	receipt Receipt
 	done    chan struct{} // closed by answer once err is set
 	err     error         // why the entry was refused (nil: durable)
+	last    bool          // the last entry of its Queue call: batches end only after one
 }
 
 // lingerMax bounds how long the committer waits, after a commit, for the
@@ -52,11 +53,13 @@ func (l *Log) Append(ctx context.Context, event []byte) (Receipt, error) {
 
 // AppendAll is Append for several events: it records them as consecutive
 // entries, in order (no other writer's entry comes between them), and
-// returns their receipts once every one is durable, usually after a
-// single group commit. So a caller that must record two events before
-// acting waits for one sync, not two. At most MaxBatch events. On error
-// none of them may be assumed recorded: a commit that fails part way
-// breaks the log, like any failed commit. AppendAll is Queue then Wait.
+// returns their receipts once every one is durable, in a single group
+// commit: the events of one call are never split across commits, so
+// they are recorded or refused together. So a caller that must record
+// two events before acting waits for one sync, not two. At most MaxBatch
+// events and MaxAppendBytes of them in one call. On error none of them
+// may be assumed recorded: a commit that fails part way breaks the log,
+// like any failed commit. AppendAll is Queue then Wait.
 func (l *Log) AppendAll(ctx context.Context, events ...[]byte) ([]Receipt, error) {
 	p, err := l.Queue(ctx, events...)
 	if err != nil {
@@ -82,10 +85,15 @@ func (l *Log) Queue(ctx context.Context, events ...[]byte) (*Pending, error) {
 	if len(events) == 0 || len(events) > l.opts.MaxBatch {
 		return nil, fmt.Errorf("%w: %d events in one append (1 to %d)", ErrInvalidEvent, len(events), l.opts.MaxBatch)
 	}
+	size := 0
 	for _, ev := range events {
 		if err := ValidateEvent(ev); err != nil {
 			return nil, err
 		}
+		size += len(ev)
+	}
+	if size > MaxAppendBytes {
+		return nil, fmt.Errorf("%w: %d bytes of events in one append (at most %d: one append is one group commit)", ErrInvalidEvent, size, MaxAppendBytes)
 	}
 	if err := l.unavailable(); err != nil {
 		return nil, err
@@ -111,16 +119,23 @@ func (l *Log) Queue(ctx context.Context, events ...[]byte) (*Pending, error) {
 // may wait on p.
 func (p *Pending) Wait(ctx context.Context) ([]Receipt, error) {
 	rs := make([]Receipt, len(p.reqs))
+	var refused error
 	for i, req := range p.reqs {
+		// Every entry, even after a refusal: the entries of one call are
+		// answered together (one batch, or the queue's rewind), but one
+		// at a time, and Wait returns only once Done is true.
 		select {
 		case <-req.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if req.err != nil {
-			return nil, req.err
+		if req.err != nil && refused == nil {
+			refused = req.err
 		}
 		rs[i] = req.receipt
+	}
+	if refused != nil {
+		return nil, refused
 	}
 	return rs, nil
 }
@@ -196,6 +211,7 @@ func (l *Log) enqueue(events [][]byte) ([]*appendReq, error) {
 		l.queue = append(l.queue, r)
 		reqs[i] = r
 	}
+	reqs[len(reqs)-1].last = true
 	return reqs, nil
 }
 
@@ -262,19 +278,32 @@ func (l *Log) queued() int {
 	return len(l.queue)
 }
 
-// take removes the next batch from the queue, at most MaxBatch entries
-// and about maxBatchBytes (Badger caps a transaction's size), and says
-// how many stay queued.
+// take removes the next batch from the queue and says how many entries
+// stay queued. A batch holds whole Queue calls only, so a call is
+// committed or refused as a whole: as many as fit in MaxBatch entries and
+// about maxBatchBytes (Badger caps a transaction's size), and at least
+// the first (Queue keeps one call within both bounds).
 func (l *Log) take() ([]*appendReq, int) {
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
-	n, size := 0, 0
+	n, size, whole := 0, 0, 0
 	for n < len(l.queue) && n < l.opts.MaxBatch && size < maxBatchBytes {
 		size += len(l.queue[n].value)
 		n++
+		if l.queue[n-1].last {
+			whole = n
+		}
 	}
-	batch := append([]*appendReq(nil), l.queue[:n]...)
-	l.queue = append(l.queue[:0], l.queue[n:]...)
+	if whole == 0 { // the first call alone reaches a bound: take it whole
+		for whole < len(l.queue) {
+			whole++
+			if l.queue[whole-1].last {
+				break
+			}
+		}
+	}
+	batch := append([]*appendReq(nil), l.queue[:whole]...)
+	l.queue = append(l.queue[:0], l.queue[whole:]...)
 	return batch, len(l.queue)
 }
 

@@ -222,7 +222,7 @@ func (l *Log) enqueueNote(size uint64, note []byte) (*appendReq, error) {
 	if l.stopped != nil {
 		return nil, l.stopped
 	}
-	r := &appendReq{cpSize: size, value: note, done: make(chan struct{})}
+	r := &appendReq{cpSize: size, value: note, done: make(chan struct{}), last: true}
 	l.queue = append(l.queue, r)
 	return r, nil
 }

@@ -19,6 +19,10 @@ const Domain = "botwarden-ledger-v1"
 // MaxEventSize is the largest event Append accepts, in bytes.
 const MaxEventSize = 256 << 10
 
+// MaxAppendBytes bounds the events of one Append, AppendAll or Queue
+// call together: a call is committed in one group, whose size Badger caps.
+const MaxAppendBytes = 512 << 10
+
 // The errors callers branch on.
 var (
 	// ErrUnavailable means the ledger cannot record anything right now

@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -119,5 +121,86 @@ func TestPending_ManyWaitersAndDone(t *testing.T) {
 	wg.Wait()
 	if !p.Done() {
 		t.Fatal("Done is false after Wait returned")
+	}
+}
+
+// A batch holds whole Queue calls: a call is never split across two
+// commits, so it is recorded or refused as a whole.
+func TestTake_WholeCallsOnly(t *testing.T) {
+	req := func(size int, last bool) *appendReq {
+		return &appendReq{value: make([]byte, size), last: last, done: make(chan struct{})}
+	}
+	cases := []struct {
+		name     string
+		maxBatch int
+		queue    []*appendReq
+		want     []int // batch sizes, in order
+	}{
+		{"calls of two, room for three", 3,
+			[]*appendReq{req(10, false), req(10, true), req(10, false), req(10, true)}, []int{2, 2}},
+		{"small calls fill a batch", 4,
+			[]*appendReq{req(10, true), req(10, true), req(10, false), req(10, true), req(10, true)}, []int{4, 1}},
+		{"a first call past the byte bound is taken whole", 8,
+			[]*appendReq{req(maxBatchBytes, false), req(10, true), req(10, true)}, []int{2, 1}},
+		{"a call after a full one waits", 8,
+			[]*appendReq{req(maxBatchBytes-5, true), req(10, false), req(10, true)}, []int{1, 2}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &Log{opts: Options{MaxBatch: tc.maxBatch}, queue: tc.queue}
+			var got []int
+			for len(l.queue) > 0 && len(got) < 10 {
+				b, _ := l.take()
+				if len(b) == 0 || !b[len(b)-1].last {
+					t.Fatalf("batch %d of %d entries ends inside a call", len(got), len(b))
+				}
+				got = append(got, len(b))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("batches %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A refused call's Wait returns only once every one of its entries is
+// answered: Done is then true. The committer answers a call's entries one
+// at a time; before, Wait returned at the first refused entry, and the
+// core, which settles appends in order and counts on Done after Wait,
+// could find its own append not Done and wait for good.
+func TestPending_RefusedWaitIsDone(t *testing.T) {
+	refused := fmt.Errorf("append: %w: injected", ErrUnavailable)
+	p := &Pending{reqs: []*appendReq{{done: make(chan struct{})}, {done: make(chan struct{})}}}
+	p.reqs[0].err = refused
+	close(p.reqs[0].done) // the first entry is answered, the second not yet
+	returned := make(chan error, 1)
+	go func() {
+		_, err := p.Wait(t.Context())
+		returned <- err
+	}()
+	select {
+	case err := <-returned:
+		t.Fatalf("Wait returned (%v) with an entry unanswered: Done = %v", err, p.Done())
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.reqs[1].err = refused
+	close(p.reqs[1].done)
+	if err := <-returned; !errors.Is(err, ErrUnavailable) || !p.Done() {
+		t.Fatalf("Wait: %v, Done %v; want ErrUnavailable and Done", err, p.Done())
+	}
+}
+
+func TestQueue_RefusesAnAppendTooLargeForOneCommit(t *testing.T) {
+	t.Parallel()
+	l := openTest(t, t.TempDir(), Options{CheckpointInterval: time.Hour})
+	big := append(append([]byte(`{"a":"`), bytes.Repeat([]byte("x"), MaxEventSize-10)...), `"}`...)
+	if _, err := l.AppendAll(t.Context(), big, big); err != nil {
+		t.Fatalf("two events of %d bytes: %v", len(big), err)
+	}
+	if _, err := l.AppendAll(t.Context(), big, big, big); !errors.Is(err, ErrInvalidEvent) {
+		t.Fatalf("three events of %d bytes: %v, want ErrInvalidEvent", len(big), err)
+	}
+	if h := l.Head(); h.Size != 2 {
+		t.Fatalf("head %d after the refusal, want 2", h.Size)
 	}
 }

@@ -43,7 +43,10 @@ type Auditor interface {
 type Pending interface {
 	// Wait returns the receipts once every event is durable. On failure
 	// (here or from Queue) the error wraps ErrAuditUnavailable, comes
-	// promptly, and none of the events may be assumed recorded.
+	// promptly, and none of the events may be assumed recorded. Unless
+	// ctx ends first, Wait returns only once the append is answered, so
+	// Done is true then: the core settles appends in order and relies on
+	// it.
 	Wait(ctx context.Context) ([]Receipt, error)
 	// Done reports whether the append is answered (durable or refused):
 	// Wait then returns at once.
