@@ -24,7 +24,8 @@ var (
 // fail with an error wrapping core.ErrAuditUnavailable until cleared;
 // FailAfter lets n more appends succeed first; SetWaitJitter makes
 // appends come back late and out of order, as concurrent group commits
-// may. SetReadFailing makes Read fail; Reads counts the reads.
+// may; RefuseOneIn refuses some appends at Wait, as a ledger refusing a
+// commit does. SetReadFailing makes Read fail; Reads counts the reads.
 type MemAuditor struct {
 	mu          sync.Mutex
 	events      [][]byte
@@ -33,6 +34,7 @@ type MemAuditor struct {
 	failing     bool
 	failAfter   int           // >= 0: appends left before failing; -1: off
 	jitter      time.Duration // Pending.Wait sleeps up to this long
+	refuseOneIn int           // > 0: about one append in this many is refused at Wait
 }
 
 // NewMemAuditor returns an empty, healthy auditor.
@@ -42,23 +44,38 @@ func NewMemAuditor() *MemAuditor { return &MemAuditor{failAfter: -1} }
 // 1. A call either records every event or, failing, none: FailAfter
 // counts events, and a call that would cross the limit fails whole.
 func (a *MemAuditor) Queue(ctx context.Context, events ...[]byte) (core.Pending, error) {
-	rs, err := a.append(ctx, events)
-	if err != nil {
-		return nil, err
-	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	refuse := a.refuseOneIn > 0 && rand.N(a.refuseOneIn) == 0
 	var delay time.Duration
 	if a.jitter > 0 {
 		delay = rand.N(a.jitter)
 	}
-	return late{rs, time.Now().Add(delay)}, nil
+	a.mu.Unlock()
+	if refuse { // as the ledger refusing a commit: queued, then refused, nothing recorded
+		return late{at: time.Now().Add(delay), err: fmt.Errorf("commit: %w (injected)", core.ErrAuditUnavailable)}, nil
+	}
+	rs, err := a.append(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	return late{rs: rs, at: time.Now().Add(delay)}, nil
 }
 
-// late is a recorded append answered at a given (real) time.
+// RefuseOneIn makes about one queued append in n be refused when waited
+// for, as a ledger refuses a commit (0: never). Nothing of a refused
+// append is recorded; appends queued after it may be.
+func (a *MemAuditor) RefuseOneIn(n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.refuseOneIn = n
+}
+
+// late is an append answered at a given (real) time: recorded (rs) or
+// refused (err).
 type late struct {
-	rs []core.Receipt
-	at time.Time
+	rs  []core.Receipt
+	at  time.Time
+	err error
 }
 
 func (l late) Wait(ctx context.Context) ([]core.Receipt, error) {
@@ -69,7 +86,7 @@ func (l late) Wait(ctx context.Context) ([]core.Receipt, error) {
 			return nil, ctx.Err()
 		}
 	}
-	return l.rs, nil
+	return l.rs, l.err
 }
 
 func (l late) Done() bool { return !time.Now().Before(l.at) }
