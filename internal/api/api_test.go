@@ -301,6 +301,15 @@ func TestAPI_OldOutcomeFromTheLedger(t *testing.T) {
 	if calls := e.driver.CallsTo("Start"); len(calls) != 1 {
 		t.Fatalf("%d driver starts for one idempotency key", len(calls))
 	}
+	// The ledger gone, an old outcome cannot be given: 503, not 404.
+	if err := e.ledger.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err = op.Do(bg, http.MethodGet, "/v1/commands/old-start", nil, nil, &got)
+	var pe *api.ProblemError
+	if !errors.As(err, &pe) || pe.Problem.Status != http.StatusServiceUnavailable || pe.Problem.Reason != string(core.ReasonLedgerUnavailable) {
+		t.Fatalf("GET of a retired outcome, ledger closed: %v; want 503 ledger_unavailable", err)
+	}
 }
 
 func TestAPI_ExportVerifiesOffline(t *testing.T) {
