@@ -174,6 +174,30 @@ func TestRestart_InterruptedStop(t *testing.T) {
 	}
 }
 
+// An interrupted stop whose bot is still winding down (not alive, not yet
+// stopped) is completed as far as STOPPING; the next Tick that finds it
+// stopped ends it in IDLE, as for any stop.
+func TestRestart_InterruptedStopStillStopping(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	n := h.Auditor.Len()
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStop, core.Params{}))
+	h.Auditor.Truncate(n + 1)
+	h.Driver.SetStatus("alpha", core.BotStatus{}) // not alive, not yet stopped
+	h2 := h.Restart()
+	h2.Engine.Tick(t.Context())
+	if got := h2.State("alpha"); got != lifecycle.Stopping {
+		t.Fatalf("state %s while the bot winds down, want STOPPING", got)
+	}
+	h2.Driver.MarkStopped("alpha")
+	h2.Engine.Tick(t.Context())
+	if got := h2.State("alpha"); got != lifecycle.Idle {
+		t.Fatalf("state %s once stopped, want IDLE", got)
+	}
+	h2.ValidateEvents()
+}
+
 func TestRestart_ReplayReproducesState(t *testing.T) {
 	h := coretest.NewEngine(t)
 	h.Healthy()

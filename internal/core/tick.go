@@ -191,7 +191,7 @@ func (e *Engine) reconcile(ctx context.Context, b *botState, p poll, now time.Ti
 			b.id, now.Sub(b.since).Round(time.Second), e.cfg.StopTimeout, b.id)
 		e.emit(ctx, nil, ev)
 	case (b.state.IsRunning() || b.state == lifecycle.Paused) && !st.Alive && e.stopTookEffect(b, now):
-		e.finishCutStop(ctx, b)
+		e.finishCutStop(ctx, b, st)
 	case (b.state.IsRunning() || b.state == lifecycle.Paused) && !st.Alive:
 		cause := "driver reports the bot is not alive"
 		if st.Detail != "" {
@@ -214,14 +214,14 @@ func (e *Engine) stopTookEffect(b *botState, now time.Time) bool {
 }
 
 // finishCutStop records what an interrupted stop would have: the move to
-// STOPPING, linked to the stop command, then to IDLE, since the driver
-// reports the bot stopped.
-func (e *Engine) finishCutStop(ctx context.Context, b *botState) {
+// STOPPING, linked to the stop command, then to IDLE once the driver
+// reports the bot stopped (now, or on a later Tick like any stop).
+func (e *Engine) finishCutStop(ctx context.Context, b *botState, st BotStatus) {
 	ev := systemEvent(EvTransition, b.id)
 	ev.From, ev.To, ev.CommandID = b.state, lifecycle.Stopping, b.cutStop.commandID
-	ev.Cause = "stop " + b.cutStop.commandID + " was interrupted before its transition was recorded; its driver reports the bot stopped"
+	ev.Cause = "stop " + b.cutStop.commandID + " was interrupted before its transition was recorded; its driver reports the bot no longer running"
 	e.emit(ctx, nil, ev)
-	if b = e.state().bot(b.id); b.state == lifecycle.Stopping {
+	if b = e.state().bot(b.id); b.state == lifecycle.Stopping && st.Stopped {
 		e.systemTransition(ctx, b, lifecycle.Idle, "driver reports stopped")
 	}
 }
