@@ -75,6 +75,8 @@ type Deps struct {
 // Roles and Environment read the latest published one, so they answer at
 // once even while a command waits on a slow driver, and what they show is
 // always the state after some ledger prefix, never half of a change.
+// (Outcome of a command older than Config.RecentOutcomes reads its event
+// back from the ledger: no lock still, but one read.)
 //
 // Writes are concurrent across targets and serialised where they
 // interact (locks in concurrency.go):
