@@ -2,11 +2,14 @@ package operations
 
 import (
 	"debug/elf"
+	"errors"
+	"fmt"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -157,25 +160,47 @@ func ldflagsVersion(t *testing.T, root string) string {
 	return m
 }
 
-// TestDockerfile_BuildsStatic runs the image's build command (the build
-// stage's `go build` line, which TestDockerfile_Properties pins) outside
-// Docker and checks the result: a statically linked executable (no
-// program interpreter, no dynamic section) that runs. This machine has no
-// Docker engine; everything the image adds on top is files and metadata,
-// which the other tests check.
+// staticBinary builds cmd/botwarden once per test run the way the
+// image's build stage does (its `go build` line, which
+// TestDockerfile_Properties pins), outside Docker.
+func staticBinary(t *testing.T) string {
+	t.Helper()
+	staticOnce.Do(func() {
+		text := string(readFile(t, filepath.Join(repoRoot(t), "Dockerfile")))
+		if !strings.Contains(text, "CGO_ENABLED=0 GOOS=linux go build -trimpath -buildvcs=false") {
+			staticErr = errors.New("the Dockerfile's build command changed: update staticBinary to run the new one")
+			return
+		}
+		staticPath = filepath.Join(scratch(t), "botwarden-static")
+		cmd := exec.Command(goTool(), "build", "-trimpath", "-buildvcs=false", "-ldflags", "-X main.version="+staticVersion, "-o", staticPath, "./cmd/botwarden")
+		cmd.Dir = repoRoot(t)
+		cmd.Env = append(cleanEnv(), "CGO_ENABLED=0", "GOOS=linux")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			staticErr = fmt.Errorf("CGO_ENABLED=0 go build ./cmd/botwarden: %v\n%s", err, out)
+		}
+	})
+	if staticErr != nil {
+		t.Fatal(staticErr)
+	}
+	return staticPath
+}
+
+// staticVersion is the VERSION build argument staticBinary stamps.
+const staticVersion = "static-test"
+
+var (
+	staticOnce sync.Once
+	staticPath string
+	staticErr  error
+)
+
+// TestDockerfile_BuildsStatic checks what the image's build command
+// gives: a statically linked executable (no program interpreter, no
+// dynamic section) that runs. This machine has no Docker engine;
+// TestDockerfile_RunsAsTheImage runs it as the image would.
 func TestDockerfile_BuildsStatic(t *testing.T) {
 	t.Parallel()
-	text := string(readFile(t, filepath.Join(repoRoot(t), "Dockerfile")))
-	if !strings.Contains(text, "CGO_ENABLED=0 GOOS=linux go build -trimpath -buildvcs=false") {
-		t.Fatal("the Dockerfile's build command changed: update this test to run the new one")
-	}
-	bin := filepath.Join(t.TempDir(), "botwarden")
-	cmd := exec.Command(goTool(), "build", "-trimpath", "-buildvcs=false", "-ldflags", "-X main.version=static-test", "-o", bin, "./cmd/botwarden")
-	cmd.Dir = repoRoot(t)
-	cmd.Env = append(cleanEnv(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("CGO_ENABLED=0 go build ./cmd/botwarden: %v\n%s", err, out)
-	}
+	bin := staticBinary(t)
 	f, err := elf.Open(bin)
 	if err != nil {
 		t.Fatal(err)

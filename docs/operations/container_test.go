@@ -1,0 +1,513 @@
+package operations
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// image is the final stage of the Dockerfile as a container runtime sees
+// it: the files it copies from the build stage and how it starts.
+type image struct {
+	copies     []imageCopy
+	uid, gid   int
+	volume     string
+	port       string // the first EXPOSE
+	entrypoint []string
+	cmd        []string
+}
+
+// imageCopy is one COPY --from=<build stage> line.
+type imageCopy struct {
+	src, dst string
+	uid, gid int // --chown; 0 (root) without it
+}
+
+// readImage reads the final stage of the Dockerfile. Only the
+// instructions it understands may appear there, so that a new one is not
+// silently left out of the container test.
+func readImage(t *testing.T, stages []stage) image {
+	t.Helper()
+	build, final := stages[0], stages[len(stages)-1]
+	var img image
+	for _, in := range final.Body {
+		switch in.Cmd {
+		case "COPY":
+			c, err := parseCopy(in.Args, build.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img.copies = append(img.copies, c)
+		case "USER":
+			u, g, _ := strings.Cut(in.Args, ":")
+			var err1, err2 error
+			img.uid, err1 = strconv.Atoi(u)
+			img.gid, err2 = strconv.Atoi(g)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("USER %q: want numeric UID:GID (distroless has no user database to look names up in)", in.Args)
+			}
+		case "VOLUME":
+			img.volume = strings.Trim(in.Args, `[]" `)
+		case "EXPOSE":
+			if img.port == "" {
+				img.port = strings.TrimSuffix(strings.Fields(in.Args)[0], "/tcp")
+			}
+		case "ENTRYPOINT", "CMD":
+			var argv []string
+			if err := json.Unmarshal([]byte(in.Args), &argv); err != nil || len(argv) == 0 {
+				t.Fatalf("%s %s: want the exec (JSON array) form: there is no shell in the image", in.Cmd, in.Args)
+			}
+			if in.Cmd == "CMD" {
+				img.cmd = argv
+			} else {
+				img.entrypoint = argv
+			}
+		default:
+			t.Fatalf("the final stage has %s, which TestDockerfile_RunsAsTheImage does not emulate: teach it", in.Cmd)
+		}
+	}
+	if img.uid == 0 || img.volume == "" || img.port == "" || len(img.entrypoint) == 0 {
+		t.Fatalf("final stage %+v: want USER, VOLUME, EXPOSE and ENTRYPOINT", img)
+	}
+	return img
+}
+
+// parseCopy reads "--from=STAGE [--chown=U:G] SRC DST".
+func parseCopy(args, from string) (imageCopy, error) {
+	c := imageCopy{}
+	var rest []string
+	fromOK := false
+	for _, f := range strings.Fields(args) {
+		switch {
+		case f == "--from="+from:
+			fromOK = true
+		case strings.HasPrefix(f, "--chown="):
+			u, g, _ := strings.Cut(strings.TrimPrefix(f, "--chown="), ":")
+			var err1, err2 error
+			c.uid, err1 = strconv.Atoi(u)
+			c.gid, err2 = strconv.Atoi(g)
+			if err1 != nil || err2 != nil {
+				return c, fmt.Errorf("COPY %s: want a numeric --chown", args)
+			}
+		case strings.HasPrefix(f, "--"):
+			return c, fmt.Errorf("COPY %s: flag %s is not emulated", args, f)
+		default:
+			rest = append(rest, f)
+		}
+	}
+	if !fromOK || len(rest) != 2 {
+		return c, fmt.Errorf("COPY %s: want --from=%s SRC DST", args, from)
+	}
+	c.src, c.dst = rest[0], rest[1]
+	return c, nil
+}
+
+// buildOutputs is what the build stage leaves behind: the binary of its
+// `go build -o PATH` and the folders of its `mkdir -p`.
+func buildOutputs(t *testing.T, build stage, bin string) map[string]string {
+	t.Helper()
+	runs := strings.Join(build.all("RUN"), "\n")
+	out := map[string]string{}
+	if m := regexp.MustCompile(`go build .*-o (\S+)`).FindStringSubmatch(runs); m != nil {
+		out[m[1]] = bin
+	}
+	for _, m := range regexp.MustCompile(`mkdir -p ((?:\S+ ?)+)`).FindAllStringSubmatch(runs, -1) {
+		for _, d := range strings.Fields(m[1]) {
+			if strings.HasPrefix(d, "/") {
+				out[d] = "" // an empty folder
+			}
+		}
+	}
+	return out
+}
+
+// assemble lays out the image's file system under root: what the final
+// stage copies, and /tmp, which distroless has. Nothing else: no shell,
+// no libc, no user database, so a binary that needed one would fail here.
+func assemble(t *testing.T, root string, img image, outputs map[string]string) {
+	t.Helper()
+	for _, c := range img.copies {
+		src, ok := outputs[c.src]
+		if !ok {
+			t.Fatalf("COPY %s: the build stage does not make it (or this test does not know how)", c.src)
+		}
+		dst := filepath.Join(root, c.dst)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if src == "" {
+			if err := os.Mkdir(dst, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := copyFile(src, dst, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(dst, c.uid, c.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(root, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777|fs.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(root, 0o755); err != nil { // t.TempDir is 0700
+		t.Fatal(err)
+	}
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// mountConfig writes what docs/operations/README.md mounts at
+// /etc/botwarden: a config binding 0.0.0.0 on the exposed port with TLS
+// (the container section's listen line), and its certificate and key,
+// readable by the image's user only where they must be.
+func mountConfig(t *testing.T, root string, img image) *x509.CertPool {
+	t.Helper()
+	etc := filepath.Join(root, "etc", "botwarden")
+	if err := os.MkdirAll(filepath.Join(etc, "tls"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, pool := selfSigned(t)
+	config := fmt.Sprintf(`environment: dev
+listen: {http: "0.0.0.0:%s", admin: "127.0.0.1:0", tls_cert: tls/tls.crt, tls_key: tls/tls.key}
+policy_file: embedded:demo
+stop_timeout: 5s
+bots: [{id: alpha, group: majors, driver: sim}]
+demo: {safety_feed: true}
+`, img.port)
+	for _, f := range []struct {
+		name string
+		data []byte
+		mode os.FileMode
+		gid  int
+	}{
+		{"config.yaml", []byte(config), 0o644, 0},
+		{"tls/tls.crt", certPEM, 0o644, 0},
+		{"tls/tls.key", keyPEM, 0o640, img.gid},
+	} {
+		p := filepath.Join(etc, f.name)
+		if err := os.WriteFile(p, f.data, f.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, 0, f.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pool
+}
+
+// selfSigned returns a certificate for 127.0.0.1, its key, and a pool
+// that trusts it.
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "botwarden"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), pool
+}
+
+// inNetns runs f on an OS thread moved into the network namespace at
+// nsPath; sockets f opens stay in it. A thread that cannot be moved back
+// is never reused: its goroutine ends locked to it.
+func inNetns(nsPath string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer self.Close()
+		target, err := os.Open(nsPath)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("enter %s: %w", nsPath, err)
+			return
+		}
+		ferr := f()
+		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("leave %s: %w", nsPath, err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// loopbackUp sets "lo" up in the network namespace at nsPath, as a
+// container runtime does for a new container.
+func loopbackUp(nsPath string) error {
+	return inNetns(nsPath, func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		ifr, err := unix.NewIfreq("lo")
+		if err != nil {
+			return err
+		}
+		if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+			return fmt.Errorf("lo flags: %w", err)
+		}
+		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+		if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+			return fmt.Errorf("lo up: %w", err)
+		}
+		return nil
+	})
+}
+
+// container is one run of the image: its process, in a network
+// namespace of its own, chrooted to the assembled file system.
+type container struct {
+	t    *testing.T
+	root string
+	img  image
+	cmd  *exec.Cmd
+	logs *os.File
+	// exited is closed once the process has ended; waitErr is then how.
+	exited  chan struct{}
+	waitErr error
+	http *http.Client
+	base string
+}
+
+// start runs ENTRYPOINT + CMD as the image's USER, chrooted to root, in
+// a new network namespace, with the environment a runtime gives.
+func start(t *testing.T, root string, img image, pool *x509.CertPool) *container {
+	t.Helper()
+	logs, err := os.CreateTemp(t.TempDir(), "container-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := append(append([]string(nil), img.entrypoint...), img.cmd...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/home/nonroot"}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Chroot:     root,
+		Credential: &syscall.Credential{Uid: uint32(img.uid), Gid: uint32(img.gid), Groups: []uint32{}},
+		Cloneflags: syscall.CLONE_NEWNET,
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v chrooted to %s: %v", argv, root, err)
+	}
+	c := &container{t: t, root: root, img: img, cmd: cmd, logs: logs, base: "https://127.0.0.1:" + img.port,
+		exited: make(chan struct{})}
+	go func() {
+		c.waitErr = cmd.Wait()
+		close(c.exited)
+	}()
+	t.Cleanup(func() {
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	})
+	if err := loopbackUp(c.netns()); err != nil {
+		t.Fatal(err)
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var conn net.Conn
+		err := inNetns(c.netns(), func() error {
+			var err error
+			conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+			return err
+		})
+		return conn, err
+	}
+	c.http = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return c
+}
+
+func (c *container) netns() string { return fmt.Sprintf("/proc/%d/ns/net", c.cmd.Process.Pid) }
+
+// output is what the container printed so far (for failures).
+func (c *container) output() string {
+	b, _ := os.ReadFile(c.logs.Name())
+	return lastLines(string(b), 40)
+}
+
+// get GETs path and returns the status code and body.
+func (c *container) get(path string) (int, []byte, error) {
+	resp, err := c.http.Get(c.base + path)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// waitReady polls /readyz until it answers 200.
+func (c *container) waitReady(ctx context.Context) {
+	c.t.Helper()
+	err := poll(ctx, "GET /readyz in the container", func() (bool, error) {
+		select {
+		case <-c.exited:
+			return false, fmt.Errorf("the container exited: %v", c.waitErr)
+		default:
+		}
+		code, _, err := c.get("/readyz")
+		return err == nil && code == http.StatusOK, nil
+	})
+	if err != nil {
+		c.t.Fatalf("%v\ncontainer output:\n%s", err, c.output())
+	}
+}
+
+// exec runs the image's binary with args inside the running container
+// (its root, network namespace and user), as `docker exec` does.
+func (c *container) exec(args ...string) (string, error) {
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return "", err
+	}
+	argv := append([]string{"--net=" + c.netns(), "--root=" + c.root, "--wd=/",
+		"--setgid=" + strconv.Itoa(c.img.gid), "--setuid=" + strconv.Itoa(c.img.uid), "--", c.img.entrypoint[0]}, args...)
+	cmd := exec.Command(nsenter, argv...)
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/nonroot"}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// stop sends SIGTERM, as `docker stop` does, and waits for the exit.
+func (c *container) stop() error {
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-c.exited:
+		return c.waitErr
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+		return errors.New("still running 30 s after SIGTERM")
+	}
+}
+
+// tree lists every path under root with its owner, except under skip.
+func tree(t *testing.T, root string, skip ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := "/" + strings.TrimPrefix(p[len(root):], "/")
+		for _, s := range skip {
+			if rel == s || strings.HasPrefix(rel, s+"/") {
+				if d.IsDir() && rel == s {
+					out[rel] = owner(p)
+					return nil
+				}
+				return nil
+			}
+		}
+		out[rel] = owner(p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func owner(p string) string {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err.Error()
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return fmt.Sprintf("%d:%d %v", st.Uid, st.Gid, fi.Mode())
+}
+
+// ownedBy reports the first path under dir not owned by uid.
+func ownedBy(dir string, uid int) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if got := fi.Sys().(*syscall.Stat_t).Uid; int(got) != uid {
+			return fmt.Errorf("%s is owned by uid %d", p, got)
+		}
+		return nil
+	})
+}
+
+// volumePath is the image's volume inside root.
+func (img image) volumePath(root string) string { return filepath.Join(root, path.Clean(img.volume)) }
