@@ -59,7 +59,7 @@ func (a *Adapter) runCommand(ctx context.Context, sc slack.SlashCommand, req Req
 	case req.Verb == "help":
 		a.respond(ctx, sc.ResponseURL, slack.ResponseTypeEphemeral, a.helpBlocks(sc.UserID))
 	case req.Verb == "status":
-		a.respond(ctx, sc.ResponseURL, slack.ResponseTypeEphemeral, a.statusBlocks(sc.UserID, req.Target))
+		a.status(ctx, sc, req)
 	case req.Verb == "challenges":
 		a.respond(ctx, sc.ResponseURL, slack.ResponseTypeEphemeral, a.challengesBlocks(sc.UserID))
 	case strings.HasPrefix(req.Verb, "audit "):
@@ -84,30 +84,61 @@ func CommandID(sc slack.SlashCommand, req Request) string {
 	return "slack-" + hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// submit sends an operation to the core and reports the outcome.
-func (a *Adapter) submit(ctx context.Context, sc slack.SlashCommand, req Request) {
-	snap := a.core.Snapshot()
+// command is the core command a slash command asks for.
+func (a *Adapter) command(sc slack.SlashCommand, req Request) core.Command {
 	target := req.Target
 	if target == "" {
 		target = "global"
 	}
 	id := CommandID(sc, req)
-	cmd := core.Command{
+	return core.Command{
 		SchemaVersion: core.SchemaVersion, CommandID: id, Actor: sc.UserID, Target: target, Op: req.Op,
 		RequestedTransition: a.core.RequestedTransition(target, req.Op, req.Params),
 		Environment:         a.core.Environment(), TraceID: "tr-" + strings.TrimPrefix(id, "slack-"), RunID: a.runID,
 		Reason: req.Reason, Channel: sc.ChannelID, Params: req.Params,
 	}
-	if req.Op == core.OpBundle {
-		a.bundles.Store(id, bundleReq{channel: sc.ChannelID, user: sc.UserID})
-	}
+}
+
+// run submits cmd to the core; it reports a malformed command itself
+// (ok false).
+func (a *Adapter) run(ctx context.Context, sc slack.SlashCommand, cmd core.Command) (core.Outcome, bool) {
 	out, err := a.core.Submit(a.coreCtx(), cmd)
 	if err != nil {
+		snap := a.core.Snapshot()
 		a.respond(ctx, sc.ResponseURL, slack.ResponseTypeEphemeral, errorBlocks("The control plane refused the command as malformed: "+err.Error(),
 			"Fix the command and run it again; nothing was recorded.", &snap))
+		return out, false
+	}
+	return out, true
+}
+
+// status runs the status operation through the core, as the API's
+// POST /v1/commands does, so that it and its denials are in the ledger,
+// then shows the fleet (or one bot) if it was answered.
+func (a *Adapter) status(ctx context.Context, sc slack.SlashCommand, req Request) {
+	out, ok := a.run(ctx, sc, a.command(sc, req))
+	if !ok {
 		return
 	}
-	snap = a.core.Snapshot()
+	blocks := a.statusBlocks(sc.UserID, req.Target)
+	if out.Status != core.StatusApplied {
+		snap := a.core.Snapshot()
+		blocks = outcomeBlocks(out, snap, a.cfg.RunbookBaseURL)
+	}
+	a.respond(ctx, sc.ResponseURL, slack.ResponseTypeEphemeral, blocks)
+}
+
+// submit sends an operation to the core and reports the outcome.
+func (a *Adapter) submit(ctx context.Context, sc slack.SlashCommand, req Request) {
+	cmd := a.command(sc, req)
+	if req.Op == core.OpBundle {
+		a.bundles.Store(cmd.CommandID, bundleReq{channel: sc.ChannelID, user: sc.UserID})
+	}
+	out, ok := a.run(ctx, sc, cmd)
+	if !ok {
+		return
+	}
+	snap := a.core.Snapshot()
 	switch {
 	case out.Status == core.StatusChallenged && out.Challenge != nil:
 		a.issueChallenge(ctx, sc, *out.Challenge, out, snap)

@@ -1,6 +1,8 @@
 package chatops
 
 import (
+	"encoding/json"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -280,5 +282,76 @@ func TestFlow_RefusedRequests(t *testing.T) {
 	}
 	if got := h.audit.Len() - before; got == 0 {
 		t.Fatal("genuine request left nothing in the ledger")
+	}
+}
+
+// /warden status is the status operation, as POST /v1/commands makes it:
+// recorded in the ledger, denials too, and refused when the ledger cannot
+// record it. An answered status is not mirrored to the audit channel (a
+// poller would flood it); a denied one is.
+func TestStatus_RecordedLikeTheAPI(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	response := func(ru string) string {
+		var text string
+		h.waitFor("the reply on "+ru, func() bool {
+			for _, r := range h.slack.Responses() {
+				if r.URL == ru {
+					text = r.Text + string(r.Blocks)
+					return true
+				}
+			}
+			return false
+		})
+		return text
+	}
+	for range 3 {
+		if _, ru := h.command("U0OPERATOR", "C0OPS", "status alpha"); !strings.Contains(response(ru), "Fleet") {
+			t.Fatalf("operator's status: %s", response(ru))
+		}
+	}
+	if _, ru := h.command("U0NOBODY", "C0OPS", "status alpha"); !strings.Contains(response(ru), string(core.ReasonForbidden)) || strings.Contains(response(ru), "Fleet") {
+		t.Fatalf("status without a role: %s", response(ru))
+	}
+	recorded := map[string]int{}
+	for _, raw := range h.audit.Raw() {
+		var ev core.Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Op == core.OpStatus {
+			recorded[ev.Actor+" "+ev.Type]++
+		}
+	}
+	want := map[string]int{"U0OPERATOR " + core.EvRequested: 3, "U0OPERATOR " + core.EvApplied: 3,
+		"U0NOBODY " + core.EvRequested: 1, "U0NOBODY " + core.EvDenied: 1}
+	if !maps.Equal(recorded, want) {
+		t.Errorf("status events in the ledger: %v, want %v", recorded, want)
+	}
+
+	h.command("U0OPERATOR", "C0OPS", "start alpha --mode paper --reason marker")
+	posted := func(sub ...string) bool {
+		for _, m := range h.slack.Messages("C0AUDIT") {
+			all := true
+			for _, s := range sub {
+				all = all && strings.Contains(m.Text, s)
+			}
+			if all {
+				return true
+			}
+		}
+		return false
+	}
+	h.waitFor("the paper start's transition", func() bool { return posted("bot.state.transition", "`alpha`") })
+	if posted("`status`", "outcome *applied*") || posted(core.EvRequested, "`status`") {
+		t.Errorf("an answered status was posted to the audit channel: %v", h.slack.Messages("C0AUDIT"))
+	}
+	if !posted(core.EvDenied, "<@U0NOBODY>", "`status`") {
+		t.Errorf("the denied status was not posted: %v", h.slack.Messages("C0AUDIT"))
+	}
+
+	h.audit.SetFailing(true)
+	if _, ru := h.command("U0OPERATOR", "C0OPS", "status alpha"); !strings.Contains(response(ru), string(core.ReasonLedgerUnavailable)) || strings.Contains(response(ru), "Fleet") {
+		t.Errorf("status while the ledger cannot record: %s", response(ru))
 	}
 }

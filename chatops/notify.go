@@ -73,13 +73,16 @@ func (a *Adapter) Run(ctx context.Context) error {
 
 // handleNotice reacts to one recorded event.
 func (a *Adapter) handleNotice(ctx context.Context, n core.Notice) {
+	if n.Dropped > 0 {
+		a.resync(ctx, n.Dropped)
+	}
+	if quietStatus(n) {
+		return
+	}
 	var ev core.Event
 	if err := json.Unmarshal(n.Event, &ev); err != nil {
 		a.log.Warn().Err(err).Uint64("seq", n.Seq).Msg("undecodable notice")
 		return
-	}
-	if n.Dropped > 0 {
-		a.resync(ctx, n.Dropped)
 	}
 	a.homes.changed()
 	if ev.ChallengeID != "" {
@@ -91,6 +94,15 @@ func (a *Adapter) handleNotice(ctx context.Context, n core.Notice) {
 	if a.cfg.AuditChannel != "" && notable[ev.Type] {
 		a.postAudit(ctx, n.Seq, ev)
 	}
+}
+
+// quietStatus reports an event of a status that was not refused (its
+// request, its answer, a suppressed duplicate): it changed nothing that
+// Slack shows, and it is not mirrored to the audit channel (the ledger has
+// it), so that a script polling status through the API cannot flood the
+// channel past Slack's rate limit. A denied or failed status is posted.
+func quietStatus(n core.Notice) bool {
+	return n.Op == core.OpStatus && n.EventType != core.EvDenied && n.EventType != core.EvFailed
 }
 
 // resync re-reads state after the core dropped notices for this

@@ -183,7 +183,7 @@ func (e *Engine) drain() {
 			for i, r := range rs {
 				l.seqs[i] = r.Seq
 				e.commit(e.state().apply(r.Seq, l.evs[i]))
-				e.publish(Notice{Seq: r.Seq, EventType: l.evs[i].Type, Event: l.raws[i]})
+				e.publish(Notice{Seq: r.Seq, EventType: l.evs[i].Type, Op: l.evs[i].Op, Event: l.raws[i]})
 			}
 		}
 		close(l.settled)

@@ -135,6 +135,7 @@ type Clock interface {
 type Notice struct {
 	Seq       uint64 // ledger seq of the event
 	EventType string // audit event type, e.g. "bot.state.transition"
+	Op        Op     // the event's op, if it has one: lets a subscriber skip events without decoding them
 	Event     []byte // the recorded event JSON
 	// Dropped counts notices this subscriber lost (its buffer was full)
 	// since the previous notice it received. Non-zero means: re-read state.
