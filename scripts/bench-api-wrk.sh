@@ -36,14 +36,18 @@ bin/botwarden serve --config "$work/config.yaml" >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
 
-# Every request is a new command: a fresh Idempotency-Key each time.
+# Every request is a new command: a fresh Idempotency-Key each time, made
+# of the run, the wrk thread and a counter (a key repeated within or across
+# runs would be answered as a duplicate, a different and cheaper path; the
+# check at the end refuses any).
 cat >"$work/post.lua" <<'EOF'
-local n, tid = 0, 0
-local next_tid = 0
-setup = function(thread) thread:set("tid", next_tid); next_tid = next_tid + 1 end
+local next_id = 0
+setup = function(thread) thread:set("id", next_id); next_id = next_id + 1 end
+local prefix, n = "", 0
+init = function(args) prefix = "wrk-" .. args[1] .. "-" .. id .. "-" end
 request = function()
   n = n + 1
-  wrk.headers["Idempotency-Key"] = "wrk-" .. tid .. "-" .. n .. "-" .. math.random(1, 1000000000)
+  wrk.headers["Idempotency-Key"] = prefix .. n
   return wrk.format("POST", "/v1/commands", nil, '{"target":"alpha","op":"status"}')
 end
 done = function(summary, latency, requests)
@@ -53,11 +57,14 @@ done = function(summary, latency, requests)
 end
 EOF
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ); $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for _ in $(seq "$RUNS"); do
+for run in $(seq "$RUNS"); do
   wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s "$work/post.lua" \
-    -H "Authorization: Bearer $token" -H "Content-Type: application/json" "http://127.0.0.1:$PORT" | tail -1
+    -H "Authorization: Bearer $token" -H "Content-Type: application/json" "http://127.0.0.1:$PORT" -- "$$-$run" | tail -1
 done
 # wrk counts any non-2xx answer as an error; a status must also be applied.
 curl -sf -X POST -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
   -H "Idempotency-Key: wrk-check-$$" -d '{"target":"alpha","op":"status"}' \
   "http://127.0.0.1:$PORT/v1/commands" | grep -q '"status":"applied"' || { echo "a status was not applied" >&2; exit 1; }
+# Every request was a new command: none was answered as a duplicate.
+dups=$(curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^botwarden_commands_total\{/ && /outcome="duplicate"/ {s += $NF} END {print s + 0}')
+[[ "$dups" == 0 ]] || { echo "$dups requests were answered as duplicates: the keys repeat" >&2; exit 1; }

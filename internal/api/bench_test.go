@@ -101,13 +101,13 @@ func startReq(bot string) api.CommandRequest {
 }
 
 // submitApplied posts req and returns its latency; anything but applied
-// is an error.
+// is an error, and so is a duplicate (the key must be new).
 func submitApplied(c *api.Client, req api.CommandRequest, key string) (time.Duration, error) {
 	start := time.Now()
 	o, err := c.Submit(bg, req, key)
 	took := time.Since(start)
-	if err == nil && o.Status != core.StatusApplied {
-		err = fmt.Errorf("%s %s: %s (%s), want applied", req.Op, req.Target, o.Status, o.Reason)
+	if err == nil && (o.Status != core.StatusApplied || o.Duplicate) {
+		err = fmt.Errorf("%s %s: %s (%s, duplicate %v), want applied, not a duplicate", req.Op, req.Target, o.Status, o.Reason, o.Duplicate)
 	}
 	return took, err
 }
