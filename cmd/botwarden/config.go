@@ -53,6 +53,7 @@ type Config struct {
 type APIConfig struct {
 	RatePerActor float64 `yaml:"rate_per_actor"` // sustained requests per second (default 20)
 	Burst        int     `yaml:"burst"`          // requests allowed at once (default 40)
+	MaxStreams   int     `yaml:"max_streams"`    // open /v1/events streams per actor (default 8)
 }
 
 // ListenConfig holds the listen addresses.
@@ -228,8 +229,8 @@ func (c *Config) validate() error {
 			return fmt.Errorf("bots[%d] %s: driver %q: want sim, exec or http", i, b.ID, b.Driver)
 		}
 	}
-	if c.API.RatePerActor < 0 || c.API.Burst < 0 {
-		return fmt.Errorf("api: rate_per_actor %v and burst %d must not be negative", c.API.RatePerActor, c.API.Burst)
+	if c.API.RatePerActor < 0 || c.API.Burst < 0 || c.API.MaxStreams < 0 {
+		return fmt.Errorf("api: rate_per_actor %v, burst %d and max_streams %d must not be negative", c.API.RatePerActor, c.API.Burst, c.API.MaxStreams)
 	}
 	if c.Environment == "prod" && c.Demo.SafetyFeed {
 		return errors.New("demo.safety_feed must not be enabled in prod: safety state comes from the safety system")

@@ -62,6 +62,27 @@ type serveEnv struct {
 	playground func(url string)
 }
 
+// httpTimeouts bound how long a client may take to send a request and how
+// long an idle keep-alive connection is kept.
+type httpTimeouts struct {
+	header, request, idle time.Duration
+}
+
+// serverTimeouts: a request's headers within 10 s and the whole request,
+// body included, within 30 s, so a client trickling bytes cannot hold a
+// connection; idle connections are closed after 2 minutes. There is no
+// write timeout: an event stream, a large export or a command waiting on a
+// slow driver may answer for longer, and net/http lifts the read deadline
+// once the request is read, so a handler is never cut by it.
+var serverTimeouts = httpTimeouts{header: 10 * time.Second, request: 30 * time.Second, idle: 2 * time.Minute}
+
+// newHTTPServer is the service's HTTP server for h (main and admin
+// listeners).
+func newHTTPServer(h http.Handler, t httpTimeouts) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.header, ReadTimeout: t.request, IdleTimeout: t.idle,
+		MaxHeaderBytes: 64 << 10}
+}
+
 // serve runs the service until ctx ends, then shuts down cleanly: listeners
 // first, then the engine's loops, the ledger last.
 func serve(ctx context.Context, cfg *Config, env serveEnv) error {
@@ -101,8 +122,8 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 	defer unpublish()
 	svc.secrets.add(adminToken)
 
-	srv := &http.Server{Handler: svc.handler(), ReadHeaderTimeout: 10 * time.Second}
-	admin := &http.Server{Handler: ledgercli.RequireToken(adminToken, svc.adminHandler()), ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(svc.handler(), serverTimeouts)
+	admin := newHTTPServer(ledgercli.RequireToken(adminToken, svc.adminHandler()), serverTimeouts)
 	errc := make(chan error, 3)
 	go func() {
 		if cfg.Listen.TLSCert != "" {

@@ -184,6 +184,7 @@ func TestServe_RefusesBadConfig(t *testing.T) {
 		{"demo feed in prod", "environment: prod\npolicy_file: p\nbots: [{id: a, driver: sim}]\ndemo: {safety_feed: true}\n", "must not be enabled in prod"},
 		{"bad duration", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\nstop_timeout: soon\n", "not a duration"},
 		{"negative api rate", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\napi: {rate_per_actor: -1}\n", "must not be negative"},
+		{"negative api streams", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\napi: {max_streams: -1}\n", "must not be negative"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ func benchCommands(b *testing.B, kind string, clients int) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for w := range clients {
@@ -83,6 +85,7 @@ func benchCommands(b *testing.B, kind string, clients int) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	b.ReportMetric(syncMillis(b), "fsync-ms")
 	slices.Sort(lat)
 	if len(lat) > 0 {
@@ -169,4 +172,15 @@ func benchToken(b *testing.B, e *env) string {
 		b.Fatal(err)
 	}
 	return c.Token
+}
+
+// cpuTime is the CPU time (user and system) this process has used: per
+// operation, the cost of the whole request, the in-process clients'
+// share included.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

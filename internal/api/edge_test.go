@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -145,5 +147,66 @@ func TestAPI_EventsResumeFromLedgerThenLive(t *testing.T) {
 	}
 	if transitions < 2 {
 		t.Fatalf("saw %d transitions, want the replayed start and the live stop", transitions)
+	}
+}
+
+// An actor holds at most MaxStreams event streams at once; one more is
+// 429 too_many_streams, and closing one frees its place. Other actors
+// are not counted against it.
+func TestAPI_EventStreamsPerActorCapped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOpt) { o.cfg.MaxStreams = 2 })
+	open := func(actor string) (*http.Response, error) {
+		req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/v1/events", nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+mustToken(t, e, actor))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, fmt.Errorf("GET /v1/events: %s", resp.Status)
+		}
+		// The stream is registered once its opening comment arrives.
+		if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || !strings.HasPrefix(line, ":") {
+			resp.Body.Close()
+			return nil, fmt.Errorf("stream opening %q: %v", line, err)
+		}
+		return resp, nil
+	}
+	first, err := open(coretest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := open(coretest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Body.Close()
+	// The third, through the validating client: a problem the spec allows.
+	err = e.client(coretest.Operator).Watch(bg, 0, false, func(api.Event) error { return nil })
+	if p := problemOf(t, err); p.Status != http.StatusTooManyRequests || p.Reason != api.ReasonTooManyStreams {
+		t.Fatalf("third stream: %+v, want 429 %s", p, api.ReasonTooManyStreams)
+	}
+	if other, err := open(coretest.Viewer); err != nil {
+		t.Fatalf("another actor's stream: %v", err)
+	} else {
+		other.Body.Close()
+	}
+	first.Body.Close() // the server notices when its next write fails or the request ends
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		again, err := open(coretest.Operator)
+		if err == nil {
+			again.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after closing one stream, a new one: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -20,7 +20,7 @@ const sseBuffer = 256
 // Last-Event-ID (or ?last_event_id=) it first replays every recorded event
 // after that seq from the ledger, then follows live; a client that fell
 // behind is caught up from the ledger too, so no event is skipped.
-func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) events(w http.ResponseWriter, r *http.Request, actor string) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		writeProblem(w, r, newProblem(http.StatusInternalServerError, ReasonInternal, "streaming unsupported"))
@@ -31,6 +31,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) {
 		badRequest(w, r, err)
 		return
 	}
+	if !s.openStream(actor) {
+		w.Header().Set("Retry-After", "30")
+		p := newProblem(http.StatusTooManyRequests, ReasonTooManyStreams,
+			fmt.Sprintf("actor %s already holds %d open event streams; close one (or share one) first", actor, s.cfg.MaxStreams))
+		p.Runbook = s.deps.Core.Runbook("rate_limited")
+		writeProblem(w, r, p)
+		return
+	}
+	defer s.closeStream(actor)
 	live, cancel := s.deps.Core.Subscribe(sseBuffer)
 	defer cancel()
 	h := w.Header()
@@ -75,6 +84,26 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) {
 			}
 		}
 		fl.Flush()
+	}
+}
+
+// openStream counts one more open stream for actor, unless it already
+// holds MaxStreams.
+func (s *Server) openStream(actor string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streams[actor] >= s.cfg.MaxStreams {
+		return false
+	}
+	s.streams[actor]++
+	return true
+}
+
+func (s *Server) closeStream(actor string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streams[actor]--; s.streams[actor] <= 0 {
+		delete(s.streams, actor)
 	}
 }
 

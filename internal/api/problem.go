@@ -19,6 +19,7 @@ const (
 	ReasonTokenRevoked    = "token_revoked"
 	ReasonTokenExpired    = "token_expired"
 	ReasonRateLimited     = "rate_limited"
+	ReasonTooManyStreams  = "too_many_streams"
 	ReasonBadRequest      = "bad_request"
 	ReasonNotFound        = "not_found"
 	ReasonActorMismatch   = "actor_mismatch"

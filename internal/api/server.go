@@ -30,6 +30,9 @@ type Config struct {
 	Rate    float64       // requests per second per actor (default 20)
 	Burst   int           // burst per actor (default 40)
 	SSEPing time.Duration // keep-alive comment interval on /v1/events (default 15s)
+	// MaxStreams caps the /v1/events streams one actor may hold open at
+	// once (default 8); one more is answered 429.
+	MaxStreams int
 }
 
 // Deps are the server's collaborators; all but Logger and Now are required.
@@ -48,9 +51,10 @@ type Server struct {
 	deps Deps
 	log  zerolog.Logger
 
-	mu     sync.Mutex
-	actors map[string]*rate.Limiter // per authenticated actor
-	denied map[string]*rate.Limiter // per client address, for refused tokens
+	mu      sync.Mutex
+	actors  map[string]*rate.Limiter // per authenticated actor
+	denied  map[string]*rate.Limiter // per client address, for refused tokens
+	streams map[string]int           // open /v1/events streams per actor
 }
 
 // New checks deps and applies defaults.
@@ -70,6 +74,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.SSEPing <= 0 {
 		cfg.SSEPing = 15 * time.Second
 	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 8
+	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -77,7 +84,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.NewID = randomID
 	}
 	return &Server{cfg: cfg, deps: deps, log: deps.Logger,
-		actors: map[string]*rate.Limiter{}, denied: map[string]*rate.Limiter{}}, nil
+		actors: map[string]*rate.Limiter{}, denied: map[string]*rate.Limiter{}, streams: map[string]int{}}, nil
 }
 
 func randomID() string {
