@@ -89,8 +89,10 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
+	var certs *certReloader
 	if cfg.Listen.TLSCert != "" {
-		if _, err := tls.LoadX509KeyPair(cfg.path(cfg.Listen.TLSCert), cfg.path(cfg.Listen.TLSKey)); err != nil {
+		var err error
+		if certs, err = newCertReloader(cfg.path(cfg.Listen.TLSCert), cfg.path(cfg.Listen.TLSKey), zerolog.Nop()); err != nil {
 			return fmt.Errorf("listen.tls_cert/tls_key: %w", err)
 		}
 	}
@@ -99,6 +101,9 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 		return err
 	}
 	defer svc.close()
+	if certs != nil {
+		certs.log = svc.log.With().Str("component", "tls").Logger()
+	}
 
 	httpLn, err := net.Listen("tcp", cfg.Listen.HTTP)
 	if err != nil {
@@ -126,8 +131,9 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 	admin := newHTTPServer(ledgercli.RequireToken(adminToken, svc.adminHandler()), serverTimeouts)
 	errc := make(chan error, 3)
 	go func() {
-		if cfg.Listen.TLSCert != "" {
-			errc <- srv.ServeTLS(httpLn, cfg.path(cfg.Listen.TLSCert), cfg.path(cfg.Listen.TLSKey))
+		if certs != nil {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+			errc <- srv.ServeTLS(httpLn, "", "")
 			return
 		}
 		errc <- srv.Serve(httpLn)
