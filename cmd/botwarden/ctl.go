@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -325,21 +326,30 @@ func ctlMeCmd(f *ctlFlags) *cobra.Command {
 
 func ctlWatchCmd(f *ctlFlags) *cobra.Command {
 	var from uint64
+	var retry time.Duration
 	c := &cobra.Command{
 		Use: "watch", Short: "Follow recorded events (transitions, challenges, safety, kill-switch) as they happen", Args: cobra.NoArgs,
+		Long: "Follow recorded events as they happen. When the stream is lost (a restart, the network) watch " +
+			"reconnects and resumes after the last event it printed, so none is skipped or printed twice; it stops " +
+			"on Ctrl-C, or when the service refuses it (token revoked, no permission).",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w := cmd.OutOrStdout()
-			return f.client().Watch(cmd.Context(), from, cmd.Flags().Changed("from"), func(ev api.Event) error {
+			w, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			show := func(ev api.Event) error {
 				if f.output == "json" {
 					_, err := fmt.Fprintf(w, "%s\n", ev.Data)
 					return err
 				}
 				_, err := fmt.Fprintf(w, "%6d  %-40s %s\n", ev.Seq, ev.Type, ev.Data)
 				return err
-			})
+			}
+			lost := func(err error, wait time.Duration) {
+				fmt.Fprintf(stderr, "event stream lost (%v); reconnecting in %s\n", err, wait)
+			}
+			return f.client().Follow(cmd.Context(), from, cmd.Flags().Changed("from"), show, api.Following{Retry: retry, Lost: lost})
 		},
 	}
 	c.Flags().Uint64Var(&from, "from", 0, "resume after this ledger seq (replays what was missed)")
+	c.Flags().DurationVar(&retry, "retry", time.Second, "first wait before reconnecting a lost stream (doubles while it fails, up to 30s)")
 	return c
 }
 

@@ -161,27 +161,36 @@ type Event struct {
 	Data json.RawMessage
 }
 
-// Watch follows /v1/events from after seq last (resume=false: from now)
-// and calls fn for each event until ctx ends, fn returns an error or the
-// stream closes.
-func (c *Client) Watch(ctx context.Context, last uint64, resume bool, fn func(Event) error) error {
-	hdr := http.Header{"Accept": {"text/event-stream"}}
-	if resume {
-		hdr.Set("Last-Event-ID", strconv.FormatUint(last, 10))
+// Watch follows one /v1/events stream from after seq last (resume=false:
+// from now) and calls fn for each event until ctx ends, fn returns an
+// error or the stream closes. It returns the newest ledger seq the stream
+// named, to resume after (Follow does).
+func (c *Client) Watch(ctx context.Context, last uint64, resume bool, fn func(Event) error) (uint64, error) {
+	seen, _, err := c.followOnce(ctx, last, resume, fn, nil)
+	var fe fnError
+	if errors.As(err, &fe) {
+		err = fe.err
 	}
-	resp, err := c.send(ctx, http.MethodGet, "/v1/events", hdr, nil)
-	if err != nil {
-		return err
+	if errors.Is(err, errStreamClosed) {
+		err = nil
 	}
-	defer resp.Body.Close()
-	return ReadEvents(resp.Body, fn)
+	return max(last, seen), err
 }
 
-// ReadEvents parses an SSE stream (id, event, data lines; blank line ends
-// an event; comments ignored).
-func ReadEvents(r io.Reader, fn func(Event) error) error {
+// ReadEvents parses an SSE stream (id, event, data lines; a blank line
+// ends an event; comments and other fields ignored) and returns the
+// newest id it named: an id without data too, which dispatches nothing
+// but says where the stream stands.
+func ReadEvents(r io.Reader, fn func(Event) error) (uint64, error) {
+	return readEvents(r, fn, nil)
+}
+
+// readEvents is ReadEvents that also calls named (if set) with the id of
+// every event without data.
+func readEvents(r io.Reader, fn func(Event) error, named func(uint64)) (uint64, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var last uint64
 	var ev Event
 	var data []byte
 	for sc.Scan() {
@@ -191,9 +200,12 @@ func ReadEvents(r io.Reader, fn func(Event) error) error {
 			if data != nil {
 				ev.Data = json.RawMessage(data)
 				if err := fn(ev); err != nil {
-					return err
+					return max(last, ev.Seq), err
 				}
+			} else if ev.Seq != 0 && named != nil {
+				named(ev.Seq)
 			}
+			last = max(last, ev.Seq)
 			ev, data = Event{}, nil
 		case strings.HasPrefix(line, ":"):
 		case strings.HasPrefix(line, "id: "):
@@ -204,5 +216,5 @@ func ReadEvents(r io.Reader, fn func(Event) error) error {
 			data = append(data, line[6:]...)
 		}
 	}
-	return sc.Err()
+	return last, sc.Err()
 }

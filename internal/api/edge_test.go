@@ -115,7 +115,7 @@ func TestAPI_EventsResumeFromLedgerThenLive(t *testing.T) {
 	done := errors.New("done")
 	errc := make(chan error, 1)
 	go func() {
-		errc <- op.Watch(ctx, before, true, func(ev api.Event) error {
+		_, err := op.Watch(ctx, before, true, func(ev api.Event) error {
 			seen = append(seen, ev)
 			if ev.Type == core.EvApplied && strings.Contains(string(ev.Data), `"command_id":"ev-2"`) {
 				return done
@@ -127,6 +127,7 @@ func TestAPI_EventsResumeFromLedgerThenLive(t *testing.T) {
 			}
 			return nil
 		})
+		errc <- err
 	}()
 	if err := <-errc; !errors.Is(err, done) {
 		t.Fatalf("watch: %v (saw %d events)", err, len(seen))
@@ -187,7 +188,7 @@ func TestAPI_EventStreamsPerActorCapped(t *testing.T) {
 	}
 	defer second.Body.Close()
 	// The third, through the validating client: a problem the spec allows.
-	err = e.client(coretest.Operator).Watch(bg, 0, false, func(api.Event) error { return nil })
+	_, err = e.client(coretest.Operator).Watch(bg, 0, false, func(api.Event) error { return nil })
 	if p := problemOf(t, err); p.Status != http.StatusTooManyRequests || p.Reason != api.ReasonTooManyStreams {
 		t.Fatalf("third stream: %+v, want 429 %s", p, api.ReasonTooManyStreams)
 	}

@@ -47,7 +47,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, actor string) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": botwarden events\n\n")
+	fmt.Fprint(w, ": botwarden events\nretry: 2000\n\n")
 	fl.Flush()
 	ctx := r.Context()
 	sent := last
@@ -56,6 +56,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, actor string) {
 	} else if sent, err = s.replay(ctx, w, sent); err != nil {
 		return
 	}
+	// An id with no data dispatches nothing but names where the stream
+	// stands, so a client that reconnects before any event arrives (an
+	// EventSource, `ctl watch`) resumes from here and misses nothing.
+	fmt.Fprintf(w, "id: %d\n\n", sent)
 	fl.Flush()
 	ping := time.NewTicker(s.cfg.SSEPing)
 	defer ping.Stop()

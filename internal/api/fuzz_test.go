@@ -51,3 +51,21 @@ func FuzzDecodeConfirm(f *testing.F) {
 		_ = api.DecodeStrict(bytes.NewReader(b), &r)
 	})
 }
+
+// FuzzReadEvents: parsing any stream never panics, and the seq it returns
+// is at least that of every event it delivered.
+func FuzzReadEvents(f *testing.F) {
+	f.Add(": botwarden events\nretry: 2000\n\nid: 7\n\nid: 8\nevent: x\ndata: {}\n\n")
+	f.Add("id: 3\ndata: {\"a\":1}\ndata: \n\n: ping\n\nid: nope\n\n")
+	f.Add("event: y\ndata: {}\n\nid: 18446744073709551615\n\n")
+	f.Fuzz(func(t *testing.T, stream string) {
+		var most uint64
+		last, err := api.ReadEvents(bytes.NewReader([]byte(stream)), func(ev api.Event) error {
+			most = max(most, ev.Seq)
+			return nil
+		})
+		if err == nil && last < most {
+			t.Fatalf("returned %d after delivering seq %d", last, most)
+		}
+	})
+}
