@@ -15,7 +15,7 @@ func (s *service) buildAPI() error {
 		return fmt.Errorf("api tokens: %w", err)
 	}
 	s.api, err = api.New(api.Config{Rate: s.cfg.API.RatePerActor, Burst: s.cfg.API.Burst, MaxStreams: s.cfg.API.MaxStreams}, api.Deps{Core: s.engine, Ledger: s.ledger, Tokens: s.tokens,
-		Logger: s.log.With().Str("component", "api").Logger()})
+		Logger: s.log.With().Str("component", "api").Logger(), Registerer: s.reg})
 	if err != nil {
 		return fmt.Errorf("operator api: %w", err)
 	}

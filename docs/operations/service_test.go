@@ -177,7 +177,13 @@ func drive(ctx context.Context, base, slackURL string) (*serviceRun, error) {
 	if err := slashCommand(base, slackURL, "start alpha --mode live --reason opstest"); err != nil {
 		return nil, err
 	}
-	if err := waitMetric(ctx, base, "botwarden_challenge_expiry_timestamp_seconds{", "botwarden_commands_total{",
+	// An API request without a token: refused (401), and counted.
+	if resp, err := http.Get(base + "/v1/me"); err != nil {
+		return nil, err
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+		return nil, fmt.Errorf("GET /v1/me without a token: %s, want 401", resp.Status)
+	}
+	if err := waitMetric(ctx, base, "botwarden_challenge_expiry_timestamp_seconds{", "botwarden_commands_total{", "botwarden_api_requests_total{",
 		"botwarden_slack_api_calls_total{", "botwarden_slack_requests_total{"); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/botwarden/botwarden/internal/api"
 	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/core/coretest"
@@ -209,5 +211,85 @@ func TestAPI_EventStreamsPerActorCapped(t *testing.T) {
 			t.Fatalf("10 s after closing one stream, a new one: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The API counts requests by route and code, times them, and gauges open
+// event streams.
+func TestAPI_Metrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, func(o *envOpt) { o.reg = reg })
+	op := e.client(coretest.Operator)
+	if err := op.Do(bg, http.MethodGet, "/v1/me", nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.clientWith("bw_nosuchtoken").Do(bg, http.MethodGet, "/v1/me", nil, nil, nil); err == nil {
+		t.Fatal("an unknown token was let in")
+	}
+	value := func(name string, labels map[string]string) (float64, bool) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+		next:
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
+						continue next
+					}
+				}
+				switch {
+				case m.Counter != nil:
+					return m.GetCounter().GetValue(), true
+				case m.Gauge != nil:
+					return m.GetGauge().GetValue(), true
+				case m.Histogram != nil:
+					return float64(m.GetHistogram().GetSampleCount()), true
+				}
+			}
+		}
+		return 0, false
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"botwarden_api_requests_total", map[string]string{"route": "GET /v1/me", "code": "200"}, 1},
+		{"botwarden_api_requests_total", map[string]string{"route": "GET /v1/me", "code": "401"}, 1},
+		{"botwarden_api_request_duration_seconds", map[string]string{"route": "GET /v1/me"}, 2},
+		{"botwarden_api_event_streams", nil, 0},
+	} {
+		if got, ok := value(c.name, c.labels); !ok || got != c.want {
+			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	go func() { _, _ = op.Watch(ctx, 0, false, func(api.Event) error { return nil }) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if got, _ := value("botwarden_api_event_streams", nil); got == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an open stream is not gauged within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	for {
+		if got, _ := value("botwarden_api_event_streams", nil); got == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a closed stream is still gauged")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -100,12 +100,14 @@ func (s *Server) openStream(actor string) bool {
 		return false
 	}
 	s.streams[actor]++
+	s.m.streams.Add(1)
 	return true
 }
 
 func (s *Server) closeStream(actor string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.m.streams.Add(-1)
 	if s.streams[actor]--; s.streams[actor] <= 0 {
 		delete(s.streams, actor)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/internal/api"
@@ -85,8 +86,9 @@ type env struct {
 type envOpt struct {
 	cfg    api.Config
 	clock  *coretest.Clock
-	extra  int // bots beyond the three demo ones: bot01, bot02, … in group "fleet"
-	recent int // core.Config.RecentOutcomes
+	extra  int                   // bots beyond the three demo ones: bot01, bot02, … in group "fleet"
+	recent int                   // core.Config.RecentOutcomes
+	reg    prometheus.Registerer // the API's metrics, if set
 }
 
 func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
@@ -117,7 +119,7 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 		t.Fatal(err)
 	}
 	e.admin = &api.TokenAdmin{Store: e.tokens, Ledger: l, Environment: "dev", Now: e.clock.Now}
-	s, err := api.New(o.cfg, api.Deps{Core: e.engine, Ledger: l, Tokens: e.tokens, Logger: zerolog.Nop(), Now: e.clock.Now})
+	s, err := api.New(o.cfg, api.Deps{Core: e.engine, Ledger: l, Tokens: e.tokens, Logger: zerolog.Nop(), Now: e.clock.Now, Registerer: o.reg})
 	if err != nil {
 		t.Fatal(err)
 	}

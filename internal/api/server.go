@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
@@ -42,7 +43,10 @@ type Deps struct {
 	Tokens Tokens
 	Logger zerolog.Logger
 	Now    func() time.Time // default time.Now
-	NewID  func() string    // trace and run ids; default 64 random bits
+	// Registerer, if set, gets the API's metrics (requests by route and
+	// code, latency, open event streams).
+	Registerer prometheus.Registerer
+	NewID      func() string // trace and run ids; default 64 random bits
 }
 
 // Server serves /v1. Safe for concurrent use.
@@ -55,6 +59,7 @@ type Server struct {
 	actors  map[string]*rate.Limiter // per authenticated actor
 	denied  map[string]*rate.Limiter // per client address, for refused tokens
 	streams map[string]int           // open /v1/events streams per actor
+	m       *metrics
 }
 
 // New checks deps and applies defaults.
@@ -83,7 +88,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.NewID == nil {
 		deps.NewID = randomID
 	}
-	return &Server{cfg: cfg, deps: deps, log: deps.Logger,
+	m, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, deps: deps, log: deps.Logger, m: m,
 		actors: map[string]*rate.Limiter{}, denied: map[string]*rate.Limiter{}, streams: map[string]int{}}, nil
 }
 
@@ -133,7 +142,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 		{"GET /v1/ledger/proofs/consistency", permAudit, s.proveConsistency},
 	}
 	for _, rt := range routes {
-		mux.Handle(rt.pattern, s.authed(rt.p, rt.h))
+		mux.Handle(rt.pattern, s.m.instrument(rt.pattern, rt.pattern == "GET /v1/events", s.authed(rt.p, rt.h)))
 	}
 }
 
