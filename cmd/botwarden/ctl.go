@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -48,7 +50,8 @@ the API's JSON for scripts. Exit codes: 0 applied, 3 challenge pending,
 	pf.StringVar(&f.url, "url", envOr("BOTWARDEN_URL", "http://127.0.0.1:8080"), "API base URL (env BOTWARDEN_URL)")
 	pf.StringVar(&f.token, "token", "", "API token (default: env BOTWARDEN_TOKEN; prefer the environment)")
 	pf.StringVar(&f.output, "output", "text", "text or json")
-	cmd.AddCommand(ctlStatusCmd(f), ctlChallengesCmd(f), ctlConfirmCmd(f), ctlRejectCmd(f), ctlWatchCmd(f), ctlAuditCmd(f), ctlMeCmd(f))
+	cmd.AddCommand(ctlStatusCmd(f), ctlChallengesCmd(f), ctlConfirmCmd(f), ctlRejectCmd(f), ctlWatchCmd(f), ctlAuditCmd(f), ctlMeCmd(f),
+		ctlBundleFetchCmd(f))
 	for _, o := range ctlOps {
 		cmd.AddCommand(ctlOpCmd(f, o.op, o.use, o.params))
 	}
@@ -112,29 +115,79 @@ var ctlParamHelp = map[string]string{
 
 // ctlOpCmd is `ctl OP TARGET [flags]` for one operation.
 func ctlOpCmd(f *ctlFlags, op core.Op, use string, params []string) *cobra.Command {
-	var reason, id string
+	var reason, id, out string
 	vals := map[string]*string{}
 	c := &cobra.Command{
 		Use:   use + " TARGET",
 		Short: fmt.Sprintf("Request %s on a bot, group:NAME or global (dangerous ops print a challenge to confirm)", op),
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return submitOp(cmd, f, op, args[0], reason, id, vals)
+			if id == "" {
+				id = newCommandID()
+			}
+			if err := submitOp(cmd, f, op, args[0], reason, id, vals); err != nil || out == "" {
+				return err
+			}
+			return fetchBundle(cmd, f, id, out)
 		},
 	}
 	c.Flags().StringVar(&reason, "reason", "", "why (recorded in the ledger)")
 	c.Flags().StringVar(&id, "id", "", "idempotency key (default: a new one); retry with the same id to get the same outcome")
+	if op == core.OpBundle {
+		c.Flags().StringVar(&out, "out", "", "download the bundle to this file, checked against the hash the ledger recorded")
+	}
 	for _, p := range params {
 		vals[p] = c.Flags().String(p, "", ctlParamHelp[p])
 	}
 	return c
 }
 
+// ctlBundleFetchCmd is `ctl bundle-fetch COMMAND_ID --out FILE`.
+func ctlBundleFetchCmd(f *ctlFlags) *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "bundle-fetch COMMAND_ID --out FILE",
+		Short: "Download the support bundle a support_bundle command built, checked against the hash the ledger recorded",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("--out FILE is required")
+			}
+			return fetchBundle(cmd, f, args[0], out)
+		},
+	}
+	c.Flags().StringVar(&out, "out", "", "file to write the bundle to")
+	return c
+}
+
+// fetchBundle downloads the bundle of command id to path: to a temporary
+// file beside it first, renamed into place only once its hash matches.
+func fetchBundle(cmd *cobra.Command, f *ctlFlags, id, path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename, a no-op
+	sum, err := f.client().FetchBundle(cmd.Context(), id, tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if f.output == "json" { // stdout stays the outcome's JSON
+		w = cmd.ErrOrStderr()
+	}
+	fmt.Fprintf(w, "saved %s (sha256 %s, as the ledger recorded it)\n", path, sum)
+	return nil
+}
+
 // submitOp sends one command and prints its outcome.
 func submitOp(cmd *cobra.Command, f *ctlFlags, op core.Op, target, reason, id string, vals map[string]*string) error {
-	if id == "" {
-		id = newCommandID()
-	}
 	get := func(k string) string {
 		if v := vals[k]; v != nil {
 			return *v

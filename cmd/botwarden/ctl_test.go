@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -90,7 +91,9 @@ func TestCtl_DangerousFlowAndBundle(t *testing.T) {
 		t.Fatalf("approver confirm: code %d, output %q", code, out)
 	}
 
-	out, code = runCLI(t, "bundle", "create", "beta", "--url", url, "--token", op, "--reason", "diagnose")
+	// The bundle is downloaded through the API, as Slack uploads it.
+	got := filepath.Join(t.TempDir(), "beta.tar.gz")
+	out, code = runCLI(t, "bundle", "create", "beta", "--url", url, "--token", op, "--reason", "diagnose", "--id", "ctl-bundle-1", "--out", got)
 	if code != 0 {
 		t.Fatalf("bundle create: code %d, output %q", code, out)
 	}
@@ -98,8 +101,20 @@ func TestCtl_DangerousFlowAndBundle(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("bundles on disk = %v, want one", files)
 	}
-	if out, code := runCLI(t, "bundle", "inspect", files[0]); code != 0 {
-		t.Fatalf("bundle inspect: code %d, output %q", code, out)
+	if out, code := runCLI(t, "bundle", "inspect", got); code != 0 {
+		t.Fatalf("bundle inspect of the download: code %d, output %q", code, out)
+	}
+	again := filepath.Join(t.TempDir(), "again.tar.gz")
+	if out, code := ctl(op, "bundle-fetch", "ctl-bundle-1", "--out", again); code != 0 || !strings.Contains(out, "as the ledger recorded it") {
+		t.Fatalf("bundle-fetch: code %d, output %q", code, out)
+	}
+	a, _ := os.ReadFile(got)
+	b, _ := os.ReadFile(again)
+	if disk, _ := os.ReadFile(files[0]); len(a) == 0 || !bytes.Equal(a, disk) || !bytes.Equal(b, disk) {
+		t.Fatal("the downloaded bundles differ from the file the service built")
+	}
+	if out, code := ctl(viewer, "bundle-fetch", "ctl-bundle-1", "--out", filepath.Join(t.TempDir(), "x")); code == 0 {
+		t.Fatalf("a viewer fetched a bundle: %q", out)
 	}
 }
 

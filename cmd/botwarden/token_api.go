@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/botwarden/botwarden/internal/api"
 	"github.com/botwarden/botwarden/internal/token"
@@ -15,7 +16,8 @@ func (s *service) buildAPI() error {
 		return fmt.Errorf("api tokens: %w", err)
 	}
 	s.api, err = api.New(api.Config{Rate: s.cfg.API.RatePerActor, Burst: s.cfg.API.Burst, MaxStreams: s.cfg.API.MaxStreams}, api.Deps{Core: s.engine, Ledger: s.ledger, Tokens: s.tokens,
-		Logger: s.log.With().Str("component", "api").Logger(), Registerer: s.reg})
+		Logger: s.log.With().Str("component", "api").Logger(), Registerer: s.reg,
+		BundleDir: filepath.Join(s.cfg.DataDir, "bundles")})
 	if err != nil {
 		return fmt.Errorf("operator api: %w", err)
 	}

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -217,4 +219,29 @@ func readEvents(r io.Reader, fn func(Event) error, named func(uint64)) (uint64, 
 		}
 	}
 	return last, sc.Err()
+}
+
+// ErrBundleMismatch: a downloaded bundle's SHA-256 is not the one the
+// ledger recorded.
+var ErrBundleMismatch = errors.New("support bundle does not match its recorded hash")
+
+// FetchBundle downloads the support bundle that command commandID built
+// into w and checks it against the SHA-256 the ledger recorded for it; it
+// returns that hash. On ErrBundleMismatch, w holds bytes not to be
+// trusted.
+func (c *Client) FetchBundle(ctx context.Context, commandID string, w io.Writer) (string, error) {
+	resp, err := c.send(ctx, http.MethodGet, "/v1/bundles/"+url.PathEscape(commandID), nil, nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	want := resp.Header.Get(BundleSHA256Header)
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(w, h), resp.Body); err != nil {
+		return "", fmt.Errorf("bundle of %s: %w", commandID, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); want == "" || got != want {
+		return "", fmt.Errorf("%w: bundle of %s has sha256 %s, the ledger recorded %q", ErrBundleMismatch, commandID, got, want)
+	}
+	return want, nil
 }

@@ -89,6 +89,16 @@ type envOpt struct {
 	extra  int                   // bots beyond the three demo ones: bot01, bot02, … in group "fleet"
 	recent int                   // core.Config.RecentOutcomes
 	reg    prometheus.Registerer // the API's metrics, if set
+	// bundler and bundleDir, if set, build support bundles and serve them.
+	bundler   core.Bundler
+	bundleDir string
+}
+
+func (o envOpt) bundlerOr() core.Bundler {
+	if o.bundler != nil {
+		return o.bundler
+	}
+	return &coretest.Bundler{}
 }
 
 func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
@@ -110,7 +120,7 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	for i := 1; i <= o.extra; i++ {
 		bots = append(bots, core.BotConfig{ID: fmt.Sprintf("bot%02d", i), Group: "fleet", Driver: e.driver})
 	}
-	e.engine, err = core.New(ctx, core.Config{Environment: "dev", Policy: policy.Demo(), Bots: bots, RecentOutcomes: o.recent}, core.Deps{Auditor: ledgerAuditor{l}, Clock: e.clock, Actions: &coretest.Actions{}, Bundler: &coretest.Bundler{}})
+	e.engine, err = core.New(ctx, core.Config{Environment: "dev", Policy: policy.Demo(), Bots: bots, RecentOutcomes: o.recent}, core.Deps{Auditor: ledgerAuditor{l}, Clock: e.clock, Actions: &coretest.Actions{}, Bundler: o.bundlerOr()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +129,8 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 		t.Fatal(err)
 	}
 	e.admin = &api.TokenAdmin{Store: e.tokens, Ledger: l, Environment: "dev", Now: e.clock.Now}
-	s, err := api.New(o.cfg, api.Deps{Core: e.engine, Ledger: l, Tokens: e.tokens, Logger: zerolog.Nop(), Now: e.clock.Now, Registerer: o.reg})
+	s, err := api.New(o.cfg, api.Deps{Core: e.engine, Ledger: l, Tokens: e.tokens, Logger: zerolog.Nop(), Now: e.clock.Now, Registerer: o.reg,
+		BundleDir: o.bundleDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +187,7 @@ func loadSpec(t testing.TB) *spec {
 	specOnce.Do(func() {
 		openapi3filter.RegisterBodyDecoder("application/jsonl", openapi3filter.FileBodyDecoder)
 		openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.FileBodyDecoder)
+		openapi3filter.RegisterBodyDecoder("application/gzip", openapi3filter.FileBodyDecoder)
 		loader := openapi3.NewLoader()
 		loader.IsExternalRefsAllowed = true
 		doc, err := loader.LoadFromFile("../../docs/api/openapi.yaml")

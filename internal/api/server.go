@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/token"
 )
 
@@ -43,6 +44,9 @@ type Deps struct {
 	Tokens Tokens
 	Logger zerolog.Logger
 	Now    func() time.Time // default time.Now
+	// BundleDir is the folder support bundles are built in; GET
+	// /v1/bundles serves files from it only ("": bundles are not served).
+	BundleDir string
 	// Registerer, if set, gets the API's metrics (requests by route and
 	// code, latency, open event streams).
 	Registerer prometheus.Registerer
@@ -109,6 +113,7 @@ const (
 	permAny    perm = iota // authenticated; the core checks the operation itself
 	permStatus             // the policy's status permission (read state)
 	permAudit              // the policy's audit permission (read the ledger)
+	permBundle             // the policy's support_bundle permission (fetch a bundle)
 )
 
 // handlerFunc is a route handler that knows its caller.
@@ -125,6 +130,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	}{
 		{"POST /v1/commands", permAny, s.postCommand},
 		{"GET /v1/commands/{command_id}", permStatus, s.getCommand},
+		{"GET /v1/bundles/{command_id}", permBundle, s.getBundle},
 		{"GET /v1/challenges", permStatus, s.listChallenges},
 		{"GET /v1/challenges/{id}", permStatus, s.getChallenge},
 		{"POST /v1/challenges/{id}/confirm", permAny, s.confirm},
@@ -198,14 +204,19 @@ func (s *Server) permitted(p perm, actor string) bool {
 		return s.deps.Core.Policy().MayRequest(actor, s.deps.Core.Environment(), "status")
 	case permAudit:
 		return s.deps.Core.MayAudit(actor)
+	case permBundle:
+		return s.deps.Core.Policy().MayRequest(actor, s.deps.Core.Environment(), string(core.OpBundle))
 	}
 	return true
 }
 
 func (s *Server) forbidden(p perm, actor string) Problem {
 	what := "status"
-	if p == permAudit {
+	switch p {
+	case permAudit:
 		what = "audit"
+	case permBundle:
+		what = string(core.OpBundle)
 	}
 	pr := newProblem(http.StatusForbidden, "forbidden",
 		fmt.Sprintf("actor %s has no %q permission in %s (roles: %v)", actor, what, s.deps.Core.Environment(), s.deps.Core.Roles(actor)))

@@ -206,10 +206,13 @@ func (e *Engine) runBundle(ctx context.Context, r *run) Outcome {
 	if err != nil {
 		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), nil)
 	}
+	ref := &BundleRef{Path: res.Path, SHA256: res.SHA256, ManifestSHA256: res.ManifestSHA256}
 	ev := e.commandEvent(EvBundle, r.cmd)
-	ev.Bundle = &BundleRef{Path: res.Path, SHA256: res.SHA256, ManifestSHA256: res.ManifestSHA256}
+	ev.Bundle = ref
 	e.emit(ctx, r, ev)
-	return e.finish(ctx, r, StatusApplied, "", "support bundle "+res.Path, nil)
+	// The result names the bundle too, so its outcome (and a duplicate's,
+	// and one read back from the ledger) says where to fetch it.
+	return e.finish(ctx, r, StatusApplied, "", "support bundle "+res.Path, func(ev *Event) { ev.Bundle = ref })
 }
 
 // statusLine summarises target for a status command.

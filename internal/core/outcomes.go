@@ -159,7 +159,7 @@ func outcomeFrom(seq uint64, ev *Event) (Outcome, bool) {
 	o := Outcome{
 		CommandID: ev.CommandID, Op: ev.Op, Target: ev.Target, Status: Status(ev.Outcome),
 		Reason: ev.Reason, Detail: ev.Detail, Runbook: ev.Runbook, From: ev.From, To: ev.To,
-		Environment: ev.Environment, Seq: seq,
+		Environment: ev.Environment, Seq: seq, Bundle: ev.Bundle,
 	}
 	switch ev.Type {
 	case EvApplied, EvDenied, EvFailed:

@@ -170,7 +170,7 @@ func (e *Engine) finish(ctx context.Context, r *run, st Status, reason Reason, d
 	if edit != nil {
 		edit(ev)
 	}
-	o.From, o.To = ev.From, ev.To
+	o.From, o.To, o.Bundle = ev.From, ev.To, ev.Bundle
 	switch {
 	case r.intent != nil: // nothing happened yet: unrecorded means refused
 		seqs, err := e.recordAll(ctx, r.intent, ev)

@@ -122,7 +122,8 @@ type Outcome struct {
 	To          lifecycle.State `json:"to,omitempty"`
 	Challenge   *Challenge      `json:"challenge,omitempty"`
 	Environment string          `json:"environment"`
-	Seq         uint64          `json:"seq,omitempty"` // ledger seq of the event that recorded it
+	Seq         uint64          `json:"seq,omitempty"`    // ledger seq of the event that recorded it
+	Bundle      *BundleRef      `json:"bundle,omitempty"` // an applied support_bundle: the file and its hashes
 }
 
 // ChallengeState is where a challenge is in its single-use life.

@@ -28,6 +28,10 @@ func copyOutcome(st *state, o Outcome) Outcome {
 	if o.Challenge != nil {
 		o.Challenge = copyChallenge(st.challenge(o.Challenge.ID))
 	}
+	if o.Bundle != nil {
+		b := *o.Bundle
+		o.Bundle = &b
+	}
 	return o
 }
 

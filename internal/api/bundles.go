@@ -1,0 +1,80 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/botwarden/botwarden/internal/core"
+)
+
+// BundleSHA256Header carries, on GET /v1/bundles/{command_id}, the SHA-256
+// the ledger recorded for the bundle file.
+const BundleSHA256Header = "X-Botwarden-Bundle-SHA256"
+
+// getBundle serves the file an applied support_bundle command built, to an
+// actor who may request support_bundle on its target: what Slack uploads
+// to the requester's channel, the API hands to its callers.
+func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, actor string) {
+	id := r.PathValue("command_id")
+	o, ok, err := s.deps.Core.Outcome(r.Context(), id)
+	if err != nil {
+		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, string(core.ReasonLedgerUnavailable), err.Error()))
+		return
+	}
+	if !ok || o.Op != core.OpBundle || o.Status != core.StatusApplied || o.Bundle == nil {
+		writeProblem(w, r, newProblem(http.StatusNotFound, ReasonNotFound, fmt.Sprintf("command %q built no support bundle", id)))
+		return
+	}
+	if !slices.Contains(s.deps.Core.Allowed(actor, o.Target), core.OpBundle) {
+		p := newProblem(http.StatusForbidden, "forbidden", fmt.Sprintf("actor %s may not request support_bundle on %s", actor, o.Target))
+		p.Runbook = s.deps.Core.Runbook("forbidden")
+		writeProblem(w, r, p)
+		return
+	}
+	f, err := s.openBundle(o.Bundle.Path)
+	if err != nil {
+		writeProblem(w, r, newProblem(http.StatusNotFound, ReasonNotFound, err.Error()))
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		writeProblem(w, r, newProblem(http.StatusInternalServerError, ReasonInternal, err.Error()))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/gzip")
+	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filepath.Base(o.Bundle.Path)))
+	h.Set("Cache-Control", "no-store")
+	h.Set(BundleSHA256Header, o.Bundle.SHA256)
+	http.ServeContent(w, r, "", st.ModTime(), f)
+}
+
+// openBundle opens path if it is a regular file inside the bundle folder.
+func (s *Server) openBundle(path string) (*os.File, error) {
+	if s.deps.BundleDir == "" {
+		return nil, errors.New("this server does not serve bundle files")
+	}
+	rel, err := filepath.Rel(s.deps.BundleDir, path)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") || filepath.IsAbs(rel) {
+		return nil, fmt.Errorf("bundle %s is not in the bundle folder", filepath.Base(path))
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("bundle %s is no longer on the server (removed from its bundle folder)", filepath.Base(path))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("bundle %s is not a regular file", filepath.Base(path))
+	}
+	return f, nil
+}
