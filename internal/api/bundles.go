@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/botwarden/botwarden/internal/core"
@@ -18,9 +17,11 @@ import (
 const BundleSHA256Header = "X-Botwarden-Bundle-SHA256"
 
 // getBundle serves the file an applied support_bundle command built, to an
-// actor who may request support_bundle on its target: what Slack uploads
-// to the requester's channel, the API hands to its callers.
-func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, actor string) {
+// actor whose roles allow support_bundle here (the route checks it): what
+// Slack uploads to the requester's channel, the API hands to its callers.
+// The policy's permissions are per environment, not per target, so the
+// bundle's target is not checked again.
+func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, _ string) {
 	id := r.PathValue("command_id")
 	o, ok, err := s.deps.Core.Outcome(r.Context(), id)
 	if err != nil {
@@ -29,12 +30,6 @@ func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, actor string)
 	}
 	if !ok || o.Op != core.OpBundle || o.Status != core.StatusApplied || o.Bundle == nil {
 		writeProblem(w, r, newProblem(http.StatusNotFound, ReasonNotFound, fmt.Sprintf("command %q built no support bundle", id)))
-		return
-	}
-	if !slices.Contains(s.deps.Core.Allowed(actor, o.Target), core.OpBundle) {
-		p := newProblem(http.StatusForbidden, "forbidden", fmt.Sprintf("actor %s may not request support_bundle on %s", actor, o.Target))
-		p.Runbook = s.deps.Core.Runbook("forbidden")
-		writeProblem(w, r, p)
 		return
 	}
 	f, err := s.openBundle(o.Bundle.Path)
