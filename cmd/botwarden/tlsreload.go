@@ -26,6 +26,7 @@ type certReloader struct {
 	mu      sync.Mutex
 	cert    *tls.Certificate
 	stamp   string // inodes, change times and sizes of the loaded files
+	failed  string // the stamp of the last pair that did not load (warned about)
 	checked time.Time
 }
 
@@ -73,23 +74,28 @@ func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	return r.cert, nil
 }
 
-// reload loads the pair if its files changed since the last load.
-// Callers hold mu.
+// reload loads the pair if its files changed since the last load. A pair
+// that does not load is tried again at every check (the other file of the
+// pair may not be written yet) but warned about once per version of the
+// files. Callers hold mu.
 func (r *certReloader) reload() {
 	stamp, err := r.stampNow()
-	if err != nil || stamp == r.stamp {
-		if err != nil {
-			r.log.Warn().Err(err).Msg("TLS certificate files unreadable; serving the loaded certificate")
-		}
-		return
-	}
-	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
 	if err != nil {
-		// Retried at the next check: the other file of the pair may not
-		// be written yet.
-		r.log.Warn().Err(err).Msg("renewed TLS certificate does not load; serving the loaded certificate")
+		stamp = "unreadable: " + err.Error()
+	}
+	if stamp == r.stamp {
 		return
 	}
-	r.cert, r.stamp = &cert, stamp
-	r.log.Info().Str("cert", r.certFile).Msg("TLS certificate reloaded")
+	if err == nil {
+		var cert tls.Certificate
+		if cert, err = tls.LoadX509KeyPair(r.certFile, r.keyFile); err == nil {
+			r.cert, r.stamp, r.failed = &cert, stamp, ""
+			r.log.Info().Str("cert", r.certFile).Msg("TLS certificate reloaded")
+			return
+		}
+	}
+	if stamp != r.failed {
+		r.failed = stamp
+		r.log.Warn().Err(err).Msg("renewed TLS certificate does not load; serving the loaded certificate")
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/botwarden/botwarden/internal/core"
 )
@@ -60,12 +61,13 @@ func (s *Server) openBundle(path string) (*os.File, error) {
 	if err != nil || rel == "." || strings.HasPrefix(rel, "..") || filepath.IsAbs(rel) {
 		return nil, fmt.Errorf("bundle %s is not in the bundle folder", filepath.Base(path))
 	}
-	f, err := os.Open(path)
+	// O_NOFOLLOW: a symlink planted in the folder is not followed out of it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("bundle %s is no longer on the server (removed from its bundle folder)", filepath.Base(path))
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bundle %s is not a regular file: %w", filepath.Base(path), err)
 	}
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		f.Close()

@@ -87,6 +87,20 @@ func TestAPI_BundleFetched(t *testing.T) {
 	if _, err := op.FetchBundle(bg, "bund-1", &bytes.Buffer{}); !errors.Is(err, api.ErrBundleMismatch) {
 		t.Errorf("a tampered bundle: %v, want ErrBundleMismatch", err)
 	}
+	// A symlink in the folder is not followed (here, to a file outside).
+	secret := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.WriteFile(secret, []byte("not a bundle"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(out.Bundle.Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, out.Bundle.Path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.FetchBundle(bg, "bund-1", &bytes.Buffer{}); problemOf(t, err).Status != http.StatusNotFound {
+		t.Errorf("a symlinked bundle: %v, want 404", err)
+	}
 	// A file gone is a clear 404.
 	if err := os.Remove(out.Bundle.Path); err != nil {
 		t.Fatal(err)

@@ -35,9 +35,10 @@ func (c *Client) Follow(ctx context.Context, last uint64, resume bool, fn func(E
 	if retry <= 0 {
 		retry = time.Second
 	}
-	if maxRetry < retry {
-		maxRetry = max(retry, 30*time.Second)
+	if maxRetry <= 0 {
+		maxRetry = 30 * time.Second
 	}
+	maxRetry = max(maxRetry, retry)
 	wait := retry
 	for {
 		seen, connected, err := c.followOnce(ctx, last, resume, fn, opt.Following)
