@@ -114,7 +114,8 @@ func (a *Adapter) run(ctx context.Context, sc slack.SlashCommand, cmd core.Comma
 
 // status runs the status operation through the core, as the API's
 // POST /v1/commands does, so that it and its denials are in the ledger,
-// then shows the fleet (or one bot) if it was answered.
+// then shows the fleet (or one bot) if it was answered, or if only the
+// ledger refused it (the view the App Home and GET /v1/bots give anyway).
 func (a *Adapter) status(ctx context.Context, sc slack.SlashCommand, req Request) {
 	out, ok := a.run(ctx, sc, a.command(sc, req))
 	if !ok {
@@ -122,8 +123,14 @@ func (a *Adapter) status(ctx context.Context, sc slack.SlashCommand, req Request
 	}
 	blocks := a.statusBlocks(sc.UserID, req.Target)
 	if out.Status != core.StatusApplied {
-		snap := a.core.Snapshot()
-		blocks = outcomeBlocks(out, snap, a.cfg.RunbookBaseURL)
+		refused := outcomeBlocks(out, a.core.Snapshot(), a.cfg.RunbookBaseURL)
+		if out.Reason == core.ReasonLedgerUnavailable {
+			// In a ledger outage the fleet is still shown, as the App Home
+			// shows it: a view, recorded nowhere, never an operation.
+			note := slack.NewContextBlock("view", mrkdwn("The fleet as your App Home shows it (a view: not recorded)."))
+			refused = append(append(refused, note), blocks...)
+		}
+		blocks = refused
 	}
 	a.respond(ctx, sc.ResponseURL, slack.ResponseTypeEphemeral, blocks)
 }

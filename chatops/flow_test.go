@@ -350,8 +350,14 @@ func TestStatus_RecordedLikeTheAPI(t *testing.T) {
 		t.Errorf("the denied status was not posted: %v", h.slack.Messages("C0AUDIT"))
 	}
 
+	// While the ledger cannot record, the operation is refused, and the
+	// fleet is shown as a view (as the App Home shows it), said to be one.
 	h.audit.SetFailing(true)
-	if _, ru := h.command("U0OPERATOR", "C0OPS", "status alpha"); !strings.Contains(response(ru), string(core.ReasonLedgerUnavailable)) || strings.Contains(response(ru), "Fleet") {
+	if _, ru := h.command("U0OPERATOR", "C0OPS", "status alpha"); !strings.Contains(response(ru), string(core.ReasonLedgerUnavailable)) ||
+		!strings.Contains(response(ru), "Fleet") || !strings.Contains(response(ru), "not recorded") {
 		t.Errorf("status while the ledger cannot record: %s", response(ru))
+	}
+	if _, ru := h.command("U0NOBODY", "C0OPS", "status alpha"); strings.Contains(response(ru), "Fleet") {
+		t.Errorf("a user without a role saw the fleet during the outage: %s", response(ru))
 	}
 }
