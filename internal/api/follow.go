@@ -16,9 +16,9 @@ type Following struct {
 	// Lost, if set, is told why the stream ended and how long Follow waits
 	// before it reconnects.
 	Lost func(err error, wait time.Duration)
-	// Following, if set, is told each time a stream is up, with the seq it
+	// Connected, if set, is told each time a stream is up, with the seq it
 	// follows from (events after it come next).
-	Following func(from uint64)
+	Connected func(from uint64)
 }
 
 // errStreamClosed is what Lost hears when the server ended the stream.
@@ -41,7 +41,7 @@ func (c *Client) Follow(ctx context.Context, last uint64, resume bool, fn func(E
 	maxRetry = max(maxRetry, retry)
 	wait := retry
 	for {
-		seen, connected, err := c.followOnce(ctx, last, resume, fn, opt.Following)
+		seen, connected, err := c.followOnce(ctx, last, resume, fn, opt.Connected)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -80,7 +80,7 @@ type fnError struct{ err error }
 func (e fnError) Error() string { return e.err.Error() }
 
 // followOnce reads one stream; connected reports whether it was opened.
-func (c *Client) followOnce(ctx context.Context, last uint64, resume bool, fn func(Event) error, following func(uint64)) (uint64, bool, error) {
+func (c *Client) followOnce(ctx context.Context, last uint64, resume bool, fn func(Event) error, connected func(uint64)) (uint64, bool, error) {
 	hdr := http.Header{"Accept": {"text/event-stream"}}
 	if resume {
 		hdr.Set("Last-Event-ID", fmt.Sprint(last))
@@ -97,8 +97,8 @@ func (c *Client) followOnce(ctx context.Context, last uint64, resume bool, fn fu
 		}
 		return nil
 	}, func(seq uint64) {
-		if !named && following != nil {
-			following(seq)
+		if !named && connected != nil {
+			connected(seq)
 		}
 		named = true
 	})

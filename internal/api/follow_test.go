@@ -115,7 +115,7 @@ func TestAPI_FollowResumesAcrossLostStreams(t *testing.T) {
 	var losses, streams int
 	up := make(chan struct{}, 8)
 	f := follow(ctx, op, api.Following{
-		Following: func(uint64) {
+		Connected: func(uint64) {
 			lmu.Lock()
 			streams++
 			lmu.Unlock()
@@ -164,7 +164,7 @@ func TestAPI_FollowResumesAcrossLostStreams(t *testing.T) {
 	lmu.Lock()
 	defer lmu.Unlock()
 	if losses < 2 || streams < 3 {
-		t.Errorf("Lost heard of %d lost streams and Following of %d, want at least 2 and 3", losses, streams)
+		t.Errorf("Lost heard of %d lost streams and Connected of %d, want at least 2 and 3", losses, streams)
 	}
 }
 
