@@ -37,7 +37,8 @@ type Config struct {
 	MaxStreams int
 }
 
-// Deps are the server's collaborators; all but Logger and Now are required.
+// Deps are the server's collaborators: Core, Ledger and Tokens are
+// required, the rest optional.
 type Deps struct {
 	Core   Core
 	Ledger Ledger
