@@ -128,11 +128,13 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 	svc.secrets.add(adminToken)
 
 	srv := newHTTPServer(svc.handler(), serverTimeouts)
+	if certs != nil {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+	}
 	admin := newHTTPServer(ledgercli.RequireToken(adminToken, svc.adminHandler()), serverTimeouts)
 	errc := make(chan error, 3)
 	go func() {
 		if certs != nil {
-			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
 			errc <- srv.ServeTLS(httpLn, "", "")
 			return
 		}
