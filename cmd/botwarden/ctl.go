@@ -125,7 +125,11 @@ func ctlOpCmd(f *ctlFlags, op core.Op, use string, params []string) *cobra.Comma
 			if id == "" {
 				id = newCommandID()
 			}
-			if err := submitOp(cmd, f, op, args[0], reason, id, vals); err != nil || out == "" {
+			err := submitOp(cmd, f, op, args[0], reason, id, vals)
+			if ec := (*exitCodeError)(nil); out != "" && errors.As(err, &ec) && ec.code == exitPending {
+				fmt.Fprintf(cmd.ErrOrStderr(), "once it is confirmed: botwarden ctl bundle-fetch %s --out %s\n", id, out)
+			}
+			if err != nil || out == "" {
 				return err
 			}
 			return fetchBundle(cmd, f, id, out)
