@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -84,5 +85,8 @@ func (s *service) banner(out io.Writer, httpURL, adminURL string) {
 	for _, b := range snap.Bots {
 		fmt.Fprintf(out, "  %s=%s", b.ID, b.State)
 	}
-	fmt.Fprintf(out, "\n\n  try:  bin/botwarden ledger head --data %s\n        bin/botwarden ledger verify --data %s\n\n", s.cfg.DataDir, s.cfg.DataDir)
+	// As this binary was started: ./bin/botwarden from `make run`, the
+	// image's /usr/local/bin/botwarden in a container.
+	self := os.Args[0]
+	fmt.Fprintf(out, "\n\n  try:  %s ledger head --data %s\n        %s ledger verify --data %s\n\n", self, s.cfg.DataDir, self, s.cfg.DataDir)
 }

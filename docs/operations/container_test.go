@@ -191,13 +191,12 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	return out.Close()
 }
 
-// mountConfig writes what docs/operations/README.md mounts at
+// writeConfig writes into dir what docs/operations/README.md mounts at
 // /etc/botwarden: a config binding 0.0.0.0 on the exposed port with TLS
 // (the container section's listen line), and its certificate and key,
 // readable by the image's user only where they must be.
-func mountConfig(t *testing.T, root string, img image) *x509.CertPool {
+func writeConfig(t *testing.T, etc string, img image) *x509.CertPool {
 	t.Helper()
-	etc := filepath.Join(root, "etc", "botwarden")
 	if err := os.MkdirAll(filepath.Join(etc, "tls"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -230,19 +229,51 @@ demo: {safety_feed: true}
 	return pool
 }
 
-// container is one run of the image: its process, in a network
-// namespace of its own, chrooted to the assembled file system.
+// A runner is one run of the image by some container runtime.
+type runner interface {
+	netns() string                       // the container's network namespace
+	pid() int                            // its first process, as the host sees it
+	exec(args ...string) (string, error) // `docker exec` of the image's binary
+	stop() error                         // `docker stop`: SIGTERM, then the exit status
+	exited() error                       // non-nil once the container has ended
+	output() string                      // what it printed so far (for failures)
+}
+
+// container is one run of the image and a client reaching its exposed
+// port from inside its network namespace.
 type container struct {
+	runner
 	t    *testing.T
+	http *http.Client
+	base string
+}
+
+func newContainer(t *testing.T, r runner, port string, pool *x509.CertPool) *container {
+	t.Helper()
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var conn net.Conn
+		err := inNetns(r.netns(), func() error {
+			var err error
+			conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+			return err
+		})
+		return conn, err
+	}
+	return &container{runner: r, t: t, base: "https://127.0.0.1:" + port,
+		http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+}
+
+// chrootRun runs the image's process directly: chrooted, as its USER, in
+// a network namespace of its own.
+type chrootRun struct {
 	root string
 	img  image
 	cmd  *exec.Cmd
 	logs *os.File
-	// exited is closed once the process has ended; waitErr is then how.
-	exited  chan struct{}
+	// done is closed once the process has ended; waitErr is then how.
+	done    chan struct{}
 	waitErr error
-	http    *http.Client
-	base    string
 }
 
 // start runs ENTRYPOINT + CMD as the image's USER, chrooted to root, in
@@ -270,39 +301,65 @@ func start(t *testing.T, root string, img image, pool *x509.CertPool) *container
 	} else if err != nil {
 		t.Fatalf("start %v chrooted to %s: %v", argv, root, err)
 	}
-	c := &container{t: t, root: root, img: img, cmd: cmd, logs: logs, base: "https://127.0.0.1:" + img.port,
-		exited: make(chan struct{})}
+	r := &chrootRun{root: root, img: img, cmd: cmd, logs: logs, done: make(chan struct{})}
 	go func() {
-		c.waitErr = cmd.Wait()
-		close(c.exited)
+		r.waitErr = cmd.Wait()
+		close(r.done)
 	}()
 	t.Cleanup(func() {
-		_ = c.cmd.Process.Kill()
-		<-c.exited
+		_ = r.cmd.Process.Kill()
+		<-r.done
 	})
-	if err := loopbackUp(c.netns()); err != nil {
+	if err := loopbackUp(r.netns()); err != nil {
 		t.Fatal(err)
 	}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var conn net.Conn
-		err := inNetns(c.netns(), func() error {
-			var err error
-			conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-			return err
-		})
-		return conn, err
-	}
-	c.http = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	return c
+	return newContainer(t, r, img.port, pool)
 }
 
-func (c *container) netns() string { return fmt.Sprintf("/proc/%d/ns/net", c.cmd.Process.Pid) }
-
-// output is what the container printed so far (for failures).
-func (c *container) output() string {
-	b, _ := os.ReadFile(c.logs.Name())
+func (r *chrootRun) pid() int      { return r.cmd.Process.Pid }
+func (r *chrootRun) netns() string { return fmt.Sprintf("/proc/%d/ns/net", r.pid()) }
+func (r *chrootRun) output() string {
+	b, _ := os.ReadFile(r.logs.Name())
 	return lastLines(string(b), 40)
+}
+
+func (r *chrootRun) exited() error {
+	select {
+	case <-r.done:
+		return fmt.Errorf("the container exited: %v", r.waitErr)
+	default:
+		return nil
+	}
+}
+
+// exec runs the image's binary with args inside the running container
+// (its root, network namespace and user), as `docker exec` does.
+func (r *chrootRun) exec(args ...string) (string, error) {
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return "", err
+	}
+	argv := append([]string{"--net=" + r.netns(), "--root=" + r.root, "--wd=/",
+		"--setgid=" + strconv.Itoa(r.img.gid), "--setuid=" + strconv.Itoa(r.img.uid), "--", r.img.entrypoint[0]}, args...)
+	cmd := exec.Command(nsenter, argv...)
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/nonroot"}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// stop sends SIGTERM, as `docker stop` does, and waits for the exit.
+func (r *chrootRun) stop() error {
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-r.done:
+		return r.waitErr
+	case <-time.After(30 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-r.done
+		return errors.New("still running 30 s after SIGTERM")
+	}
 }
 
 // get GETs path and returns the status code and body.
@@ -320,46 +377,14 @@ func (c *container) get(path string) (int, []byte, error) {
 func (c *container) waitReady(ctx context.Context) {
 	c.t.Helper()
 	err := poll(ctx, "GET /readyz in the container", func() (bool, error) {
-		select {
-		case <-c.exited:
-			return false, fmt.Errorf("the container exited: %v", c.waitErr)
-		default:
+		if err := c.exited(); err != nil {
+			return false, err
 		}
 		code, _, err := c.get("/readyz")
 		return err == nil && code == http.StatusOK, nil
 	})
 	if err != nil {
 		c.t.Fatalf("%v\ncontainer output:\n%s", err, c.output())
-	}
-}
-
-// exec runs the image's binary with args inside the running container
-// (its root, network namespace and user), as `docker exec` does.
-func (c *container) exec(args ...string) (string, error) {
-	nsenter, err := exec.LookPath("nsenter")
-	if err != nil {
-		return "", err
-	}
-	argv := append([]string{"--net=" + c.netns(), "--root=" + c.root, "--wd=/",
-		"--setgid=" + strconv.Itoa(c.img.gid), "--setuid=" + strconv.Itoa(c.img.uid), "--", c.img.entrypoint[0]}, args...)
-	cmd := exec.Command(nsenter, argv...)
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/nonroot"}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// stop sends SIGTERM, as `docker stop` does, and waits for the exit.
-func (c *container) stop() error {
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return err
-	}
-	select {
-	case <-c.exited:
-		return c.waitErr
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-		return errors.New("still running 30 s after SIGTERM")
 	}
 }
 

@@ -197,24 +197,33 @@ var (
 // TestDockerfile_BuildsStatic checks what the image's build command
 // gives: a statically linked executable (no program interpreter, no
 // dynamic section) that runs. This machine has no Docker engine;
-// TestDockerfile_RunsAsTheImage runs it as the image would.
+// TestDockerfile_RunsAsTheImage and TestImage_BuiltAndRun run it as the image would.
 func TestDockerfile_BuildsStatic(t *testing.T) {
 	t.Parallel()
 	bin := staticBinary(t)
-	f, err := elf.Open(bin)
-	if err != nil {
+	if err := isStatic(bin); err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
-			t.Fatalf("the image's binary is dynamically linked (program header %v)", p.Type)
-		}
 	}
 	out, err := exec.Command(bin, "--help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "botwarden") {
 		t.Fatalf("static binary --help: %v\n%s", err, out)
 	}
+}
+
+// isStatic returns an error unless the executable at path is statically
+// linked: no program interpreter, no dynamic section.
+func isStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			return fmt.Errorf("%s is dynamically linked (program header %v)", path, p.Type)
+		}
+	}
+	return nil
 }
 
 // dockerignored reports whether a .dockerignore pattern list excludes p.

@@ -39,14 +39,34 @@ func TestDockerfile_RunsAsTheImage(t *testing.T) {
 	img := readImage(t, stages)
 	root := t.TempDir()
 	assemble(t, root, img, buildOutputs(t, stages[0], staticBinary(t)))
-	pool := mountConfig(t, root, img)
+	pool := writeConfig(t, filepath.Join(root, "etc", "botwarden"), img)
 	before := tree(t, root, img.volume, "/tmp")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	c := start(t, root, img, pool)
+	tok := firstRun(ctx, t, start(t, root, img, pool), img)
+
+	// Everything the service wrote is in the volume, and is its user's.
+	if after := tree(t, root, img.volume, "/tmp"); !maps.Equal(before, after) {
+		t.Errorf("the container changed files outside %s and /tmp:\nbefore %v\nafter  %v", img.volume, before, after)
+	}
+	if err := ownedBy(img.volumePath(root), img.uid); err != nil {
+		t.Errorf("volume: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(img.volumePath(root), "ledger")); err != nil {
+		t.Errorf("the ledger is not in the volume: %v", err)
+	}
+	secondRun(ctx, t, start(t, root, img, pool), tok)
+}
+
+// firstRun is what an operator does with a new container on an empty
+// volume: wait for /readyz, make a token with `docker exec`, send a
+// command through the API, verify the ledger, `docker stop`. It returns
+// the token.
+func firstRun(ctx context.Context, t *testing.T, c *container, img image) string {
+	t.Helper()
 	c.waitReady(ctx)
-	if uid := processUID(t, c.cmd.Process.Pid); uid != img.uid {
+	if uid := processUID(t, c.pid()); uid != img.uid {
 		t.Errorf("the service runs as uid %d, want the image's USER %d", uid, img.uid)
 	}
 	var health struct{ Version string }
@@ -56,7 +76,6 @@ func TestDockerfile_RunsAsTheImage(t *testing.T) {
 	if !strings.Contains(" "+health.Version+" ", " "+staticVersion+" ") {
 		t.Errorf("/healthz version %q, want the build argument %q", health.Version, staticVersion)
 	}
-
 	out, err := c.exec("token", "create", "--data", img.volume, "--actor", "U0OPERATOR")
 	tok := regexp.MustCompile(`bw_[A-Za-z0-9_-]+`).FindString(out)
 	if err != nil || tok == "" {
@@ -71,26 +90,19 @@ func TestDockerfile_RunsAsTheImage(t *testing.T) {
 	if err := c.stop(); err != nil {
 		t.Fatalf("docker stop: %v\ncontainer output:\n%s", err, c.output())
 	}
+	return tok
+}
 
-	// Everything the service wrote is in the volume, and is its user's.
-	if after := tree(t, root, img.volume, "/tmp"); !maps.Equal(before, after) {
-		t.Errorf("the container changed files outside %s and /tmp:\nbefore %v\nafter  %v", img.volume, before, after)
-	}
-	if err := ownedBy(img.volumePath(root), img.uid); err != nil {
-		t.Errorf("volume: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(img.volumePath(root), "ledger")); err != nil {
-		t.Errorf("the ledger is not in the volume: %v", err)
-	}
-
-	// A new container on the same volume: the command is still known.
-	c2 := start(t, root, img, pool)
-	c2.waitReady(ctx)
-	if got := c2.outcome(t, tok, "container-1"); got != "applied" {
+// secondRun checks that a new container on the same volume still knows
+// firstRun's command, and stops it.
+func secondRun(ctx context.Context, t *testing.T, c *container, tok string) {
+	t.Helper()
+	c.waitReady(ctx)
+	if got := c.outcome(t, tok, "container-1"); got != "applied" {
 		t.Errorf("GET /v1/commands/container-1 after a restart on the same volume: %q, want applied", got)
 	}
-	if err := c2.stop(); err != nil {
-		t.Fatalf("docker stop (second container): %v\n%s", err, c2.output())
+	if err := c.stop(); err != nil {
+		t.Fatalf("docker stop (second container): %v\n%s", err, c.output())
 	}
 }
 
