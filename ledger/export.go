@@ -35,7 +35,6 @@ const CheckpointHeader = "X-Botwarden-Checkpoint"
 // verifies on its own. It returns the signed checkpoint for size T, which
 // the caller stores beside the export. Memory use does not depend on the
 // range's size.
-
 func (l *Log) Export(ctx context.Context, w io.Writer, from, to uint64) ([]byte, error) {
 	if from == 0 {
 		from = 1
