@@ -32,11 +32,7 @@ func TestDockerfile_RunsAsTheImage(t *testing.T) {
 		t.Skip("needs root: it chroots, changes user and makes a network namespace, as a container runtime does")
 	}
 	t.Parallel()
-	stages := parseDockerfile(string(readFile(t, filepath.Join(repoRoot(t), "Dockerfile"))))
-	if len(stages) < 2 {
-		t.Fatalf("want a multi-stage build, got %d stage(s)", len(stages))
-	}
-	img := readImage(t, stages)
+	stages, img := dockerfile(t)
 	root := t.TempDir()
 	assemble(t, root, img, buildOutputs(t, stages[0], staticBinary(t)))
 	pool := writeConfig(t, filepath.Join(root, "etc", "botwarden"), img)
@@ -57,6 +53,17 @@ func TestDockerfile_RunsAsTheImage(t *testing.T) {
 		t.Errorf("the ledger is not in the volume: %v", err)
 	}
 	secondRun(ctx, t, start(t, root, img, pool), tok)
+}
+
+// dockerfile reads the repository's Dockerfile: its stages, and the image
+// its final stage makes.
+func dockerfile(t *testing.T) ([]stage, image) {
+	t.Helper()
+	stages := parseDockerfile(string(readFile(t, filepath.Join(repoRoot(t), "Dockerfile"))))
+	if len(stages) < 2 {
+		t.Fatalf("want a multi-stage build, got %d stage(s)", len(stages))
+	}
+	return stages, readImage(t, stages)
 }
 
 // firstRun is what an operator does with a new container on an empty

@@ -42,8 +42,7 @@ func TestImage_BuiltAndRun(t *testing.T) {
 	canContain(t)
 	t.Parallel()
 	repo := repoRoot(t)
-	stages := parseDockerfile(string(readFile(t, filepath.Join(repo, "Dockerfile"))))
-	img := readImage(t, stages)
+	stages, img := dockerfile(t)
 	staticBinary(t) // fills the build cache the image's build borrows
 	s := newStore(t)
 	s.standIns(t, stages)
