@@ -244,6 +244,11 @@ func (v *validating) RoundTrip(req *http.Request) (*http.Response, error) {
 	} else {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		// An unset time.Time is never an answer: a field without a time
+		// is left out (omitzero), not sent as year 1.
+		if bytes.Contains(b, []byte(`"0001-01-01T00:00:00Z"`)) {
+			v.t.Errorf("%s %s: answer holds an unset time: %s", req.Method, req.URL.Path, b)
+		}
 		resp.Body = io.NopCloser(bytes.NewReader(b))
 		defer func() { resp.Body = io.NopCloser(bytes.NewReader(b)) }()
 	}

@@ -25,7 +25,7 @@ type SafetyView struct {
 	Mode      SafetyMode `json:"safety_mode"`
 	Reason    string     `json:"reason,omitempty"`
 	Source    string     `json:"source,omitempty"`
-	UpdatedAt time.Time  `json:"updated_at,omitempty"`
+	UpdatedAt time.Time  `json:"updated_at,omitzero"`
 }
 
 // GateView is one gate's effective result on one scope, after staleness
@@ -35,9 +35,9 @@ type GateView struct {
 	Scope         string     `json:"scope"`
 	Status        GateStatus `json:"status"`   // effective
 	Reported      GateStatus `json:"reported"` // as last pushed
-	EvaluatedAt   time.Time  `json:"evaluated_at,omitempty"`
+	EvaluatedAt   time.Time  `json:"evaluated_at,omitzero"`
 	Stale         bool       `json:"stale,omitempty"`
-	OverrideUntil time.Time  `json:"override_until,omitempty"`
+	OverrideUntil time.Time  `json:"override_until,omitzero"`
 	Detail        string     `json:"detail,omitempty"`
 }
 

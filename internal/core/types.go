@@ -167,7 +167,7 @@ type Challenge struct {
 	Digest    string         `json:"digest"` // SHA-256 over command + preconditions at issue
 	Summary   Preconditions  `json:"preconditions"`
 	EndedBy   string         `json:"ended_by,omitempty"`
-	EndedAt   time.Time      `json:"ended_at,omitempty"`
+	EndedAt   time.Time      `json:"ended_at,omitzero"`
 	Live      bool           `json:"live"` // touches live: adapters mark it visibly
 }
 
