@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -233,8 +234,9 @@ func printOutcomeText(w io.Writer, o core.Outcome) {
 		dup = " (duplicate: the original outcome, no second effect)"
 	}
 	fmt.Fprintf(w, "%s %s: %s%s\n", o.Op, o.Target, o.Status, dup)
-	if o.From != "" || o.To != "" {
-		fmt.Fprintf(w, "  %s -> %s\n", o.From, o.To)
+	// The engine's detail usually names the transition already.
+	if move := fmt.Sprintf("%s -> %s", o.From, o.To); (o.From != "" || o.To != "") && !strings.Contains(o.Detail, move) {
+		fmt.Fprintf(w, "  %s\n", move)
 	}
 	if o.Reason != "" {
 		fmt.Fprintf(w, "  reason: %s\n", o.Reason)

@@ -35,7 +35,7 @@ func (e *Engine) issue(ctx context.Context, r *run, now time.Time) Outcome {
 	e.m.challenges.WithLabelValues("issued").Inc()
 	o := e.latestOutcome(ctx, e.challengeOutcome(cmd, ch.ID))
 	o.Seq = seq
-	o.Detail = fmt.Sprintf("dangerous op: %d approval(s) by role %s needed before %s", req.Approvers, req.Role, fmtTime(ch.ExpiresAt))
+	o.Detail = fmt.Sprintf("dangerous op: %d approval(s) by role %s needed before %s", req.Approvers, req.Role, shownTime(ch.ExpiresAt))
 	e.m.command(o)
 	return o
 }
@@ -129,7 +129,7 @@ const anyChannel = "\x00any"
 func (e *Engine) refuseApproval(ch *Challenge, actor, channel, typed string, confirm bool) *denial {
 	if ch.State != ChallengeOpen {
 		return deny(ReasonChallengeClosed, "challenge %s is closed: %s by %s at %s; ask again if still needed",
-			ch.ID, ch.State, ch.EndedBy, fmtTime(ch.EndedAt))
+			ch.ID, ch.State, ch.EndedBy, shownTime(ch.EndedAt))
 	}
 	if channel != anyChannel && !e.cfg.Policy.ChannelAllowed(channel) {
 		return deny(ReasonChannel, "confirmations are not accepted from channel %q", channel)
@@ -193,7 +193,7 @@ func (e *Engine) confirmDenied(ctx context.Context, ch *Challenge, actor string,
 // says what changed — as if the confirm itself had found the change.
 func (e *Engine) confirmSuperseded(ctx context.Context, ch *Challenge, actor string) Outcome {
 	o := e.latestOutcome(ctx, e.outcome(&ch.Command, StatusRejected, ReasonSuperseded, "the challenge was superseded"))
-	e.confirmDenied(ctx, ch, actor, deny(ReasonSuperseded, "challenge %s was superseded at %s: %s", ch.ID, fmtTime(ch.EndedAt), o.Detail))
+	e.confirmDenied(ctx, ch, actor, deny(ReasonSuperseded, "challenge %s was superseded at %s: %s", ch.ID, shownTime(ch.EndedAt), o.Detail))
 	return o
 }
 
@@ -216,7 +216,7 @@ func (e *Engine) supersede(ctx context.Context, ch *Challenge, actor, detail str
 
 func (e *Engine) expire(ctx context.Context, ch *Challenge) Outcome {
 	return e.endChallenge(ctx, ch, SystemActor, ReasonExpired,
-		fmt.Sprintf("challenge expired at %s without enough confirms; nothing was executed", fmtTime(ch.ExpiresAt)))
+		fmt.Sprintf("challenge expired at %s without enough confirms; nothing was executed", shownTime(ch.ExpiresAt)))
 }
 
 // Reject ends an open challenge explicitly. Approvers holding the required

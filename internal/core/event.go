@@ -129,6 +129,9 @@ type BundleRef struct {
 // fmtTime renders t as RFC 3339 with nanoseconds in UTC.
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+// shownTime is a time in a detail people read: to the second, in UTC.
+func shownTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
 func parseTime(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, s)
 	return t

@@ -175,11 +175,11 @@ func (e *Engine) runKillSwitch(ctx context.Context, r *run) Outcome {
 
 func (e *Engine) runOverride(ctx context.Context, r *run, now time.Time) Outcome {
 	d, _ := time.ParseDuration(r.cmd.Params.Duration)
-	until := fmtTime(now.Add(d))
+	until := now.Add(d)
 	ev := e.commandEvent(EvOverride, r.cmd)
-	ev.Override = &OverrideSet{Gate: r.cmd.Params.Gate, Scope: r.cmd.Target, Until: until}
+	ev.Override = &OverrideSet{Gate: r.cmd.Params.Gate, Scope: r.cmd.Target, Until: fmtTime(until)}
 	e.emit(ctx, r, ev)
-	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("gate %s on %s counts as PASS until %s", r.cmd.Params.Gate, r.cmd.Target, until), nil)
+	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("gate %s on %s counts as PASS until %s", r.cmd.Params.Gate, r.cmd.Target, shownTime(until)), nil)
 }
 
 func (e *Engine) runAction(ctx context.Context, r *run, now time.Time) Outcome {

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/botwarden/botwarden/internal/core"
+	"github.com/botwarden/botwarden/internal/lifecycle"
+)
+
+// TestPrintOutcomeText checks what ctl prints for people: the transition
+// once, whether or not the engine's detail already names it, and a
+// challenge with the command that confirms it.
+func TestPrintOutcomeText(t *testing.T) {
+	expires := time.Date(2026, 11, 26, 10, 20, 47, 892775692, time.UTC)
+	for _, tc := range []struct {
+		name string
+		o    core.Outcome
+		want []string // each must appear exactly once
+		not  []string
+	}{
+		{
+			name: "detail names the transition",
+			o: core.Outcome{Op: core.OpStart, Target: "alpha", Status: core.StatusApplied,
+				From: lifecycle.Idle, To: lifecycle.RunningPaper, Detail: "alpha: IDLE -> RUNNING_PAPER"},
+			want: []string{"start alpha: applied\n", "IDLE -> RUNNING_PAPER"},
+		},
+		{
+			name: "detail does not name it",
+			o: core.Outcome{Op: core.OpStop, Target: "alpha", Status: core.StatusApplied,
+				From: lifecycle.RunningPaper, To: lifecycle.Idle, Detail: "stopped"},
+			want: []string{"  RUNNING_PAPER -> IDLE\n", "  stopped\n"},
+		},
+		{
+			name: "challenge",
+			o: core.Outcome{Op: core.OpStart, Target: "beta", Status: core.StatusChallenged,
+				Challenge: &core.Challenge{ID: "ch-1", Live: true, ExpiresAt: expires,
+					Requires: core.Requirements{Role: "approver", Approvers: 1, TypedTarget: "beta"}}},
+			want: []string{"challenge ch-1 LIVE: 1 approval(s) by role approver before 2026-11-26T10:20:47Z\n",
+				"botwarden ctl confirm ch-1 --target beta --reason"},
+			not: []string{"892775692", " -> "},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			printOutcomeText(&b, tc.o)
+			for _, w := range tc.want {
+				if n := strings.Count(b.String(), w); n != 1 {
+					t.Errorf("%q appears %d times in\n%s", w, n, b.String())
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("%q in\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}
