@@ -114,13 +114,29 @@ var ctlParamHelp = map[string]string{
 	"action":     "delete, restore or compact",
 }
 
+// targetsOf says what the target may be for op, and argOf names it in
+// the usage line, as Slack's help does.
+func targetsOf(op core.Op) string {
+	if core.TakesScope(op) {
+		return "a bot, group:NAME or global"
+	}
+	return "one bot"
+}
+
+func argOf(op core.Op) string {
+	if core.TakesScope(op) {
+		return "TARGET"
+	}
+	return "BOT"
+}
+
 // ctlOpCmd is `ctl OP TARGET [flags]` for one operation.
 func ctlOpCmd(f *ctlFlags, op core.Op, use string, params []string) *cobra.Command {
 	var reason, id, out string
 	vals := map[string]*string{}
 	c := &cobra.Command{
-		Use:   use + " TARGET",
-		Short: fmt.Sprintf("Request %s on a bot, group:NAME or global (dangerous ops print a challenge to confirm)", op),
+		Use:   use + " " + argOf(op),
+		Short: fmt.Sprintf("Request %s on %s (dangerous ops print a challenge to confirm)", op, targetsOf(op)),
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if id == "" {

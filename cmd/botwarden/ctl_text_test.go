@@ -59,3 +59,26 @@ func TestPrintOutcomeText(t *testing.T) {
 		})
 	}
 }
+
+// TestCtlHelp_NamesTargets checks that each operation's help says what it
+// takes, as the engine decides: a fleet target only where one is accepted.
+func TestCtlHelp_NamesTargets(t *testing.T) {
+	for _, tc := range []struct {
+		cmd   string
+		scope bool
+	}{
+		{"start", false}, {"resume", false}, {"apply", false}, {"release", false},
+		{"stop", true}, {"pause", true}, {"quarantine", true}, {"killswitch-set", true},
+	} {
+		out, code := runCLI(t, "ctl", tc.cmd, "--help")
+		if code != 0 {
+			t.Fatalf("ctl %s --help: code %d", tc.cmd, code)
+		}
+		if got := strings.Contains(out, "group:NAME or global"); got != tc.scope {
+			t.Errorf("ctl %s --help offers group:NAME/global = %v, want %v:\n%s", tc.cmd, got, tc.scope, out)
+		}
+		if want := "ctl " + tc.cmd + " BOT"; !tc.scope && !strings.Contains(out, want) {
+			t.Errorf("ctl %s --help: no %q in\n%s", tc.cmd, want, out)
+		}
+	}
+}

@@ -70,7 +70,7 @@ func (e *Engine) checkTarget(s *state, cmd *Command) *denial {
 		}
 		return nil
 	}
-	if !fanOut(cmd.Op) && !scopeOp(cmd.Op) {
+	if !TakesScope(cmd.Op) {
 		return deny(ReasonUnknownTarget, "%s takes one bot id, not %s", cmd.Op, t)
 	}
 	return nil

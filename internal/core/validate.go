@@ -45,6 +45,10 @@ func lifecycleTo(cmd *Command) lifecycle.State {
 // fanOut reports whether op accepts group:NAME and global targets.
 func fanOut(op Op) bool { return op == OpStop || op == OpPause || op == OpQuarantine }
 
+// TakesScope reports whether op accepts a group:NAME or global target;
+// every other op takes exactly one bot id.
+func TakesScope(op Op) bool { return fanOut(op) || scopeOp(op) }
+
 // scopeOp reports whether op acts on a scope (global, group, bot) rather
 // than on one bot's lifecycle.
 func scopeOp(op Op) bool {
