@@ -146,6 +146,19 @@ func TestAPI_ViewerRefusedAndNotOffered(t *testing.T) {
 	if err := op.Do(bg, http.MethodGet, "/v1/me?target=alpha", nil, nil, &me); err != nil || !slices.Contains(me.Allowed, core.OpStart) {
 		t.Fatalf("operator /v1/me = %+v, %v", me, err)
 	}
+	// An unknown target is answered 404, not "you may do nothing", which
+	// would read as missing permissions.
+	for target, known := range map[string]bool{"group:majors": true, "global": true, "alpah": false, "group:nope": false} {
+		err := op.Do(bg, http.MethodGet, "/v1/me?target="+target, nil, nil, &me)
+		switch {
+		case known && (err != nil || me.Target != target):
+			t.Fatalf("/v1/me?target=%s = %+v, %v", target, me, err)
+		case !known:
+			if p := problemOf(t, err); p.Status != http.StatusNotFound || p.Reason != string(core.ReasonUnknownTarget) {
+				t.Fatalf("/v1/me?target=%s: %+v, want 404 unknown_target", target, p)
+			}
+		}
+	}
 	o, err := viewer.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpStop}, "v-stop")
 	if err != nil || o.Status != core.StatusDenied || o.Reason != core.ReasonForbidden {
 		t.Fatalf("viewer stop = %+v, %v", o, err)

@@ -20,6 +20,7 @@ type Core interface {
 	Reject(ctx context.Context, req core.RejectRequest) (core.Outcome, error)
 	Outcome(ctx context.Context, commandID string) (core.Outcome, bool, error)
 	Allowed(actor, target string) []core.Op
+	TargetExists(target string) bool
 	MayApprove(actor, challengeID string) bool
 	MayAudit(actor string) bool
 	Roles(actor string) []string

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -90,6 +91,13 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, actor string) {
 	target := strings.TrimSpace(r.URL.Query().Get("target"))
 	if target == "" {
 		target = "global"
+	}
+	// An unknown target is said so, not answered "you may do nothing",
+	// which would read as missing permissions.
+	if !s.deps.Core.TargetExists(target) {
+		writeProblem(w, r, newProblem(http.StatusNotFound, string(core.ReasonUnknownTarget),
+			fmt.Sprintf("no bot or group %q in %s", target, s.deps.Core.Environment())))
+		return
 	}
 	m := Me{Actor: actor, Roles: s.deps.Core.Roles(actor), Environment: s.deps.Core.Environment(), Target: target,
 		Allowed: s.deps.Core.Allowed(actor, target), MayAudit: s.deps.Core.MayAudit(actor), MayApprove: []string{}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/botwarden/botwarden/internal/lifecycle"
 	"github.com/botwarden/botwarden/internal/policy"
@@ -90,6 +91,19 @@ func (e *Engine) Allowed(actor, target string) []Op {
 		}
 	}
 	return out
+}
+
+// TargetExists reports whether target is "global", a group:NAME with bots,
+// or a bot of this engine.
+func (e *Engine) TargetExists(target string) bool {
+	st := e.state()
+	switch {
+	case target == "global":
+		return true
+	case strings.HasPrefix(target, "group:"):
+		return len(st.groups[strings.TrimPrefix(target, "group:")]) > 0
+	}
+	return st.bot(target) != nil
 }
 
 func probeParams(op Op, cur Level) Params {
