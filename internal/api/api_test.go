@@ -371,8 +371,22 @@ func TestAPI_ExportVerifiesOffline(t *testing.T) {
 	if err := aud.Do(bg, http.MethodGet, "/v1/ledger/checkpoints", nil, nil, &cps); err != nil || len(cps.Checkpoints) == 0 {
 		t.Fatalf("checkpoints %+v, %v", cps, err)
 	}
-	if err := aud.Do(bg, http.MethodGet, "/v1/ledger/proofs/inclusion?seq=999999", nil, nil, nil); problemOf(t, err).Status/100 != 4 {
-		t.Fatalf("beyond head: %v", err)
+	// Beyond the head is 404; a request that cannot be answered for any
+	// ledger is 400, and says which parameter is wrong.
+	for _, tc := range []struct {
+		path   string
+		status int
+		says   string
+	}{
+		{"/v1/ledger/proofs/inclusion?seq=999999", http.StatusNotFound, "not found"},
+		{"/v1/ledger/proofs/inclusion?seq=3&size=2", http.StatusBadRequest, "want seq <= size"},
+		{"/v1/ledger/proofs/consistency?from=3&to=2", http.StatusBadRequest, "want from <= to"},
+		{"/v1/ledger/export?from=0", http.StatusBadRequest, "bad request: want 1 <= from"},
+	} {
+		p := problemOf(t, aud.Do(bg, http.MethodGet, tc.path, nil, nil, nil))
+		if p.Status != tc.status || !strings.Contains(p.Detail, tc.says) {
+			t.Errorf("%s: %d %q, want %d saying %q", tc.path, p.Status, p.Detail, tc.status, tc.says)
+		}
 	}
 }
 

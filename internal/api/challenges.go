@@ -22,7 +22,7 @@ type ChallengeList struct {
 
 func (s *Server) listChallenges(w http.ResponseWriter, r *http.Request, actor string) {
 	if st := r.URL.Query().Get("state"); st != "" && st != string(core.ChallengeOpen) {
-		badRequest(w, r, fmt.Errorf("%w: state=%q: only state=open is listed; GET /v1/challenges/{id} shows any", errBody, st))
+		badRequest(w, r, fmt.Errorf("%w: state=%q: only state=open is listed; GET /v1/challenges/{id} shows any", errRequest, st))
 		return
 	}
 	out := ChallengeList{Challenges: []ChallengeView{}}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/botwarden/botwarden/internal/core"
 )
@@ -45,8 +44,12 @@ type RejectBody struct {
 	Reason string `json:"reason"`
 }
 
-// errBody marks a body the API cannot take.
-var errBody = errors.New("bad request body")
+// errBody marks a body the API cannot take, errRequest a query parameter
+// or header it cannot take.
+var (
+	errBody    = errors.New("bad request body")
+	errRequest = errors.New("bad request")
+)
 
 // DecodeStrict decodes exactly one JSON value into v, refusing unknown
 // fields and trailing data.
@@ -56,7 +59,7 @@ func DecodeStrict(r io.Reader, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fmt.Errorf("%w: larger than %d bytes", errBody, mbe.Limit)
+			return fmt.Errorf("%w: larger than %d bytes (%w)", errBody, mbe.Limit, mbe)
 		}
 		return fmt.Errorf("%w: %v", errBody, err)
 	}
@@ -72,7 +75,7 @@ func DecodeStrict(r io.Reader, v any) error {
 func badRequest(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusBadRequest
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) || strings.Contains(err.Error(), "larger than") {
+	if errors.As(err, &mbe) {
 		status = http.StatusRequestEntityTooLarge
 	}
 	writeProblem(w, r, newProblem(status, ReasonBadRequest, err.Error()))

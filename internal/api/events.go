@@ -158,7 +158,7 @@ func lastEventID(r *http.Request) (uint64, bool, error) {
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
 	if err != nil {
-		return 0, false, fmt.Errorf("%w: Last-Event-ID %q is not a ledger seq", errBody, v)
+		return 0, false, fmt.Errorf("%w: Last-Event-ID %q is not a ledger seq", errRequest, v)
 	}
 	return n, true, nil
 }

@@ -68,7 +68,7 @@ func (s *Server) ledgerExport(w http.ResponseWriter, r *http.Request, _ string) 
 		to = s.deps.Ledger.Head().Size
 	}
 	if from < 1 || from > to {
-		badRequest(w, r, fmt.Errorf("%w: want 1 <= from <= to <= %d", errBody, s.deps.Ledger.Head().Size))
+		badRequest(w, r, fmt.Errorf("%w: want 1 <= from <= to <= %d", errRequest, s.deps.Ledger.Head().Size))
 		return
 	}
 	cp, err := s.deps.Ledger.CheckpointAt(r.Context(), to)
@@ -87,7 +87,7 @@ func (s *Server) ledgerCheckpoints(w http.ResponseWriter, r *http.Request, _ str
 	from, err1 := uintQuery(r, "from", 0)
 	limit, err2 := uintQuery(r, "limit", maxCheckpointPage)
 	if err := errors.Join(err1, err2); err != nil || limit < 1 || limit > maxCheckpointPage {
-		badRequest(w, r, fmt.Errorf("%w: from is a size, limit a number from 1 to %d", errBody, maxCheckpointPage))
+		badRequest(w, r, fmt.Errorf("%w: from is a size, limit a number from 1 to %d", errRequest, maxCheckpointPage))
 		return
 	}
 	out := CheckpointList{Checkpoints: []CheckpointInfo{}}
@@ -111,13 +111,18 @@ var errStop = errors.New("stop")
 func (s *Server) proveInclusion(w http.ResponseWriter, r *http.Request, _ string) {
 	seq, err1 := uintQuery(r, "seq", 0)
 	size, err2 := uintQuery(r, "size", 0)
+	sized := size != 0
 	if err := errors.Join(err1, err2); err != nil || seq == 0 {
-		badRequest(w, r, fmt.Errorf("%w: seq (>= 1) and optional size are required numbers", errBody))
+		badRequest(w, r, fmt.Errorf("%w: seq (>= 1) and optional size are required numbers", errRequest))
 		return
 	}
 	l := s.deps.Ledger
 	if size == 0 {
 		size = l.Head().Size
+	}
+	if sized && seq > size { // beyond the head is 404 below
+		badRequest(w, r, fmt.Errorf("%w: seq %d is not in a tree of size %d: want seq <= size", errRequest, seq, size))
+		return
 	}
 	ctx := r.Context()
 	cp, err := l.CheckpointAt(ctx, size)
@@ -145,12 +150,16 @@ func (s *Server) proveConsistency(w http.ResponseWriter, r *http.Request, _ stri
 	from, err1 := uintQuery(r, "from", 0)
 	to, err2 := uintQuery(r, "to", 0)
 	if err := errors.Join(err1, err2); err != nil || from == 0 {
-		badRequest(w, r, fmt.Errorf("%w: from (>= 1) and optional to are required numbers", errBody))
+		badRequest(w, r, fmt.Errorf("%w: from (>= 1) and optional to are required numbers", errRequest))
 		return
 	}
 	l, ctx := s.deps.Ledger, r.Context()
 	if to == 0 {
 		to = l.Head().Size
+	}
+	if from > to {
+		badRequest(w, r, fmt.Errorf("%w: from %d is larger than to %d: want from <= to", errRequest, from, to))
+		return
 	}
 	var p tlog.TreeProof
 	var oldRoot, newRoot tlog.Hash
@@ -187,7 +196,7 @@ func uintQuery(r *http.Request, name string, def uint64) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s=%q is not a number", errBody, name, v)
+		return 0, fmt.Errorf("%w: %s=%q is not a number", errRequest, name, v)
 	}
 	return n, nil
 }
