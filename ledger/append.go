@@ -82,6 +82,12 @@ type Pending struct {
 // and wait outside it. Queue blocks only while the ledger's bounded queue
 // is full (until ctx ends). Errors are AppendAll's.
 func (l *Log) Queue(ctx context.Context, events ...[]byte) (*Pending, error) {
+	return l.queueAt(ctx, events, nil)
+}
+
+// queueAt is Queue; times, if not nil, are the entries' append times
+// (Restore's), which the caller has checked never go backwards.
+func (l *Log) queueAt(ctx context.Context, events [][]byte, times []time.Time) (*Pending, error) {
 	if len(events) == 0 || len(events) > l.opts.MaxBatch {
 		return nil, fmt.Errorf("%w: %d events in one append (1 to %d)", ErrInvalidEvent, len(events), l.opts.MaxBatch)
 	}
@@ -101,7 +107,7 @@ func (l *Log) Queue(ctx context.Context, events ...[]byte) (*Pending, error) {
 	if err := l.takeSlots(ctx, len(events)); err != nil {
 		return nil, err
 	}
-	reqs, err := l.enqueue(events)
+	reqs, err := l.enqueue(events, times)
 	if err != nil {
 		return nil, l.dropSlots(len(events), err)
 	}
@@ -188,7 +194,7 @@ func (l *Log) unavailable() error {
 // enqueue prepares events as the entries after the last queued one and
 // queues them together. The hashing happens here, in the caller, so that
 // it overlaps the committer's sync of the previous batch.
-func (l *Log) enqueue(events [][]byte) ([]*appendReq, error) {
+func (l *Log) enqueue(events [][]byte, times []time.Time) ([]*appendReq, error) {
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
 	if l.stopped != nil {
@@ -198,7 +204,9 @@ func (l *Log) enqueue(events [][]byte) ([]*appendReq, error) {
 	for i, event := range events {
 		seq := l.tail.Size + 1
 		t := l.opts.Now().UTC()
-		if t.Before(l.tail.Time) { // append times never go backwards
+		if times != nil {
+			t = times[i]
+		} else if t.Before(l.tail.Time) { // append times never go backwards
 			t = l.tail.Time
 		}
 		ns := t.UnixNano()

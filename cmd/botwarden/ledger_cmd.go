@@ -6,5 +6,6 @@ import (
 )
 
 // newLedgerCmd is `botwarden ledger …`: head, verify (data folder or
-// --export offline), export, prove, key, checkpoint. See ledger/ledgercli.
+// --export offline), export, prove, key, checkpoint, restore. See
+// ledger/ledgercli.
 func newLedgerCmd() *cobra.Command { return ledgercli.NewCommand() }

@@ -16,10 +16,10 @@ func NewCommand() *cobra.Command {
 	var data string
 	cmd := &cobra.Command{
 		Use:   "ledger",
-		Short: "Inspect, verify, export and prove the audit ledger (offline or via the running service)",
+		Short: "Inspect, verify, export, prove and restore the audit ledger (offline or via the running service)",
 	}
 	cmd.PersistentFlags().StringVar(&data, "data", "./data", "data folder")
-	cmd.AddCommand(headCmd(&data), verifyCmd(&data), exportCmd(&data), proveCmd(&data), keyCmd(&data), checkpointCmd(&data))
+	cmd.AddCommand(headCmd(&data), verifyCmd(&data), exportCmd(&data), proveCmd(&data), keyCmd(&data), checkpointCmd(&data), restoreCmd(&data))
 	return cmd
 }
 

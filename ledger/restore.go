@@ -1,0 +1,214 @@
+package ledger
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ErrNotEmpty is returned by Restore when the data folder already holds a
+// ledger: a restore never writes over one.
+var ErrNotEmpty = errors.New("data folder already holds a ledger")
+
+// RestoreReport describes a restored ledger.
+type RestoreReport struct {
+	Export      ExportReport // the verification of the export it was rebuilt from
+	Head        Head         // the restored log's head: the export's last entry
+	VerifierKey string       // the restored ledger's verifier key
+	NewKey      bool         // the folder had no signing key: a new one signs from now on
+}
+
+// restoreWindow is how many batches Restore keeps queued at once.
+const restoreWindow = 3
+
+// Restore rebuilds the ledger of data folder dir from a whole export (from
+// seq 1, as Export writes it) and the signed checkpoint exported with it:
+// the way back from a backup taken with Export while the service ran.
+//
+// It first verifies the export against checkpoint and vkey (VerifyExport),
+// then appends every entry with its recorded time and checks that each
+// gets the chain hash the export recorded, and that the restored root is
+// the checkpoint's: the restored log holds the same entries, chain hashes
+// and Merkle tree, and a later export of it is byte for byte the same.
+//
+// dir must hold no ledger (ErrNotEmpty). If it holds a signing key
+// (ledger.key, put back from where it is kept), that must be the key vkey
+// names; without one Restore creates a new key with the checkpoint's
+// origin as its name (NewKey), whose verifier key auditors then need for
+// the checkpoints signed after the restore. On failure Restore removes
+// what it created.
+func Restore(ctx context.Context, dir string, export io.ReadSeeker, checkpoint []byte, vkey string, opts Options) (rep RestoreReport, err error) {
+	if err := checkEmpty(dir); err != nil {
+		return rep, err
+	}
+	if rep.Export, err = VerifyExport(ctx, export, checkpoint, vkey, nil); err != nil {
+		return rep, fmt.Errorf("restore: the export does not verify: %w", err)
+	}
+	if rep.Export.From != 1 {
+		return rep, fmt.Errorf("restore: the export starts at seq %d: a restore needs the whole log, from seq 1", rep.Export.From)
+	}
+	if _, err := export.Seek(0, io.SeekStart); err != nil {
+		return rep, fmt.Errorf("restore: rewind the export: %w", err)
+	}
+	_, statErr := os.Stat(filepath.Join(dir, privateKeyFileName))
+	rep.NewKey = errors.Is(statErr, os.ErrNotExist)
+	if opts.KeyName == "" {
+		opts.KeyName = rep.Export.Checkpoint.Origin
+	}
+	l, err := Open(ctx, dir, opts)
+	if err != nil {
+		return rep, fmt.Errorf("restore: %w", err)
+	}
+	defer func() {
+		if cerr := l.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("restore: close: %w", cerr)
+		}
+		if err != nil {
+			removeRestored(dir, rep.NewKey)
+		}
+	}()
+	rep.VerifierKey = l.VerifierKey()
+	if !rep.NewKey && rep.VerifierKey != strings.TrimSpace(vkey) {
+		return rep, fmt.Errorf("restore: %s in %s is not the key that signed the checkpoint (%s, want %s)",
+			privateKeyFileName, dir, rep.VerifierKey, strings.TrimSpace(vkey))
+	}
+	if err := l.restoreEntries(ctx, export); err != nil {
+		return rep, fmt.Errorf("restore: %w", err)
+	}
+	rep.Head = l.Head()
+	if cp := rep.Export.Checkpoint; rep.Head.Size != cp.Size || rep.Head.Root != cp.Root {
+		return rep, fmt.Errorf("restore: %w: restored %d entries with root %x, the checkpoint says %d with %x",
+			ErrTampered, rep.Head.Size, rep.Head.Root, cp.Size, cp.Root)
+	}
+	return rep, nil
+}
+
+// checkEmpty refuses a data folder that holds a ledger, or any part of one.
+func checkEmpty(dir string) error {
+	for _, name := range []string{badgerDirName, walDirName, checkpointFileName} {
+		path := filepath.Join(dir, name)
+		fi, err := os.Stat(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		if fi.IsDir() {
+			if names, err := os.ReadDir(path); err == nil && len(names) == 0 {
+				continue
+			}
+		}
+		return fmt.Errorf("restore into %s: %w (%s)", dir, ErrNotEmpty, name)
+	}
+	return nil
+}
+
+// removeRestored removes what a failed Restore created in dir.
+func removeRestored(dir string, newKey bool) {
+	names := []string{badgerDirName, walDirName, checkpointFileName}
+	if newKey {
+		names = append(names, privateKeyFileName, publicKeyFileName)
+	}
+	for _, name := range names {
+		_ = os.RemoveAll(filepath.Join(dir, name))
+	}
+}
+
+// restoreEntries appends the export's entries to the empty log l in
+// batches, each entry with its recorded time, and checks every receipt
+// against the chain hash the export recorded.
+func (l *Log) restoreEntries(ctx context.Context, export io.Reader) error {
+	type batch struct {
+		p      *Pending
+		hashes [][32]byte
+	}
+	var window []batch
+	settle := func(b batch) error {
+		rs, err := b.p.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		for i, r := range rs {
+			if r.Hash != b.hashes[i] {
+				return fmt.Errorf("%w: entry %d restored with chain hash %x, the export says %x", ErrTampered, r.Seq, r.Hash, b.hashes[i])
+			}
+		}
+		return nil
+	}
+	var (
+		events [][]byte
+		times  []time.Time
+		hashes [][32]byte
+		size   int
+	)
+	flush := func() error {
+		if len(events) == 0 {
+			return nil
+		}
+		p, err := l.queueAt(ctx, events, times)
+		if err != nil {
+			return err
+		}
+		window = append(window, batch{p, hashes})
+		events, times, hashes, size = nil, nil, nil, 0
+		if len(window) < restoreWindow {
+			return nil
+		}
+		b := window[0]
+		window = window[1:]
+		return settle(b)
+	}
+	br := bufio.NewReaderSize(export, MaxEventSize+1024)
+	var last time.Time
+	for {
+		line, err := br.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read export: %w", err)
+		}
+		if bytes.HasPrefix(line, []byte(`{"export":`)) {
+			break
+		}
+		e, err := parseExportLine(line)
+		if err != nil {
+			return fmt.Errorf("%w: export line after seq %d: %v", ErrTampered, l.tailSize(), err)
+		}
+		if e.Time.Before(last) {
+			return fmt.Errorf("%w: entry %d's time goes backwards", ErrTampered, e.Seq)
+		}
+		last = e.Time
+		if len(events) == l.opts.MaxBatch || size+len(e.Event) > MaxAppendBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		events, times, hashes = append(events, e.Event), append(times, e.Time), append(hashes, e.Hash)
+		size += len(e.Event)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	for _, b := range window {
+		if err := settle(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tailSize is the seq of the last queued entry.
+func (l *Log) tailSize() uint64 {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	return l.tail.Size
+}
