@@ -84,7 +84,7 @@ func Restore(ctx context.Context, dir string, export io.ReadSeeker, checkpoint [
 	}
 	rep.Head = l.Head()
 	if cp := rep.Export.Checkpoint; rep.Head.Size != cp.Size || rep.Head.Root != cp.Root {
-		return rep, fmt.Errorf("restore: %w: restored %d entries with root %x, the checkpoint says %d with %x",
+		return rep, fmt.Errorf("restore: %w: restored %d entries with root %s, the checkpoint says %d with %s",
 			ErrTampered, rep.Head.Size, rep.Head.Root, cp.Size, cp.Root)
 	}
 	return rep, nil

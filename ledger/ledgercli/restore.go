@@ -47,8 +47,8 @@ the restore.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "ok: restored %d entries into %s; root %x matches checkpoint %q size %d\n",
-				rep.Head.Size, *data, rep.Head.Root, rep.Export.Checkpoint.Origin, rep.Export.Checkpoint.Size)
+			fmt.Fprintf(w, "ok: restored %d entries into %s; root %s matches checkpoint %q size %d\n",
+				rep.Head.Size, *data, rep.Head.Root.String(), rep.Export.Checkpoint.Origin, rep.Export.Checkpoint.Size)
 			if rep.NewKey {
 				fmt.Fprintf(w, "no signing key was in %s: a new one signs from now on; give auditors its verifier key:\n  %s\n", *data, rep.VerifierKey)
 			} else {
