@@ -134,7 +134,24 @@ func (b *Builder) collect(ctx context.Context, c *collector, m *Manifest) error 
 	if err := c.json("runtime.json", b.src.Runtime()); err != nil {
 		return err
 	}
-	return c.addDrivers(ctx, b.src.Diagnostics, snap.Bots)
+	return c.addDrivers(ctx, b.src.Diagnostics, inScope(snap.Bots, m.Target))
+}
+
+// inScope returns the bots a bundle for target asks the drivers about:
+// the bot itself, the group's bots, or every bot for the fleet. Other
+// bots' drivers are not called: one slow or broken endpoint must not
+// slow or clutter every bot's bundle (state/fleet.json still shows them).
+func inScope(bots []core.BotView, target string) []core.BotView {
+	if target == fleetTarget {
+		return bots
+	}
+	var out []core.BotView
+	for _, b := range bots {
+		if b.ID == target || (b.Group != "" && "group:"+b.Group == target) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // addManifest stages manifest.json and returns its SHA-256.

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,8 +69,48 @@ func TestBuilder_Build_SecretFree(t *testing.T) {
 	if m.Redaction.Count(redact.RuleKnownSecret) == 0 || m.Redaction.Count(redact.RuleAWSKeyID) != 1 || m.Redaction.KnownValues != 6 {
 		t.Errorf("redaction record = %+v", m.Redaction)
 	}
-	if len(m.Notes) != 1 || !strings.Contains(m.Notes[0], "drivers/gamma") {
-		t.Errorf("notes = %q, want the gamma diagnostics failure", m.Notes)
+	if len(m.Notes) != 0 {
+		t.Errorf("notes = %q: gamma's broken driver is out of alpha's bundle's scope", m.Notes)
+	}
+}
+
+// TestBuilder_Build_DriversInScope checks which drivers a bundle asks for
+// diagnostics: the bot's own, its group's, or every bot's for the fleet.
+func TestBuilder_Build_DriversInScope(t *testing.T) {
+	l := openLedger(t, 20)
+	src := testSources(t, l)
+	diag := src.Diagnostics
+	var asked []string
+	src.Diagnostics = func(ctx context.Context, bot string) (any, error) {
+		asked = append(asked, bot)
+		return diag(ctx, bot)
+	}
+	b := newTestBuilder(t, t.TempDir(), src)
+	for i, tc := range []struct {
+		target string
+		asked  string
+		note   bool // gamma's driver fails: a note says so
+	}{
+		{"alpha", "alpha", false},
+		{"group:majors", "alpha beta", false},
+		{"group:alts", "gamma", true},
+		{"global", "alpha beta gamma", true},
+	} {
+		asked = nil
+		res, err := b.Build(context.Background(), core.BundleRequest{Target: tc.target, Actor: "U1", CommandID: fmt.Sprintf("scope-%d", i)})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.target, err)
+		}
+		if got := strings.Join(asked, " "); got != tc.asked {
+			t.Errorf("%s: asked the drivers of %q, want %q", tc.target, got, tc.asked)
+		}
+		var m Manifest
+		if err := json.Unmarshal(readBundle(t, res.Path)["manifest.json"], &m); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(m.Notes) == 1 && strings.Contains(m.Notes[0], "drivers/gamma"); got != tc.note {
+			t.Errorf("%s: notes %q, want gamma's failure noted: %v", tc.target, m.Notes, tc.note)
+		}
 	}
 }
 

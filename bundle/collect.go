@@ -99,7 +99,7 @@ func (c *collector) addMetrics(g prometheus.Gatherer) error {
 	return c.st.addBytes("metrics/metrics.txt", c.red.Bytes(buf.Bytes(), c.counts))
 }
 
-// addDrivers stages every bot's driver diagnostics, redacted.
+// addDrivers stages the driver diagnostics of bots, redacted.
 func (c *collector) addDrivers(ctx context.Context, diag DiagnosticsFunc, bots []core.BotView) error {
 	if diag == nil {
 		c.note("drivers: no diagnostics source configured")
