@@ -293,3 +293,65 @@ func TestAPI_Metrics(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A revoked token's open event stream ends within TokenRecheck: the token
+// was checked when the stream opened, and must not keep reading after.
+// Another token's stream goes on.
+func TestAPI_EventStreamEndsWhenTokenRevoked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOpt) { o.cfg.TokenRecheck = 20 * time.Millisecond })
+	open := func(tok string) *bufio.Reader {
+		req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/v1/events", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /v1/events: %v %v", resp, err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return bufio.NewReader(resp.Body)
+	}
+	revoked, kept := mustToken(t, e, coretest.Viewer), mustToken(t, e, coretest.Viewer)
+	gone, stays := open(revoked), open(kept)
+	rec, err := e.tokens.Authenticate(revoked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.admin.Revoke(bg, rec.ID, "t"); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan string, 1)
+	go func() {
+		var last string
+		for {
+			line, err := gone.ReadString('\n')
+			if err != nil {
+				ended <- last
+				return
+			}
+			if strings.TrimSpace(line) != "" {
+				last = line
+			}
+		}
+	}()
+	select {
+	case last := <-ended:
+		if !strings.Contains(last, "no longer valid") {
+			t.Errorf("the stream ended after %q, want it to say why", last)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the revoked token's stream was still open 10 s later")
+	}
+	submitStatuses(t, e.client(coretest.Operator), 1)
+	for {
+		line, err := stays.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the valid token's stream ended: %v", err)
+		}
+		if strings.HasPrefix(line, "event: controlplane.command.applied") {
+			break
+		}
+	}
+}

@@ -63,6 +63,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, actor string) {
 	fl.Flush()
 	ping := time.NewTicker(s.cfg.SSEPing)
 	defer ping.Stop()
+	recheck := time.NewTicker(s.cfg.TokenRecheck)
+	defer recheck.Stop()
+	secret, _ := bearer(r)
 	for {
 		select {
 		case <-ctx.Done():
@@ -71,6 +74,16 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, actor string) {
 			if _, err := io.WriteString(w, ": ping\n\n"); err != nil {
 				return
 			}
+		case <-recheck.C:
+			// Authentication was checked when the stream opened; a token
+			// revoked or expired since must not keep reading. The client's
+			// reconnect then learns why (401).
+			if _, err := s.deps.Tokens.Authenticate(secret); err != nil {
+				fmt.Fprint(w, ": the token is no longer valid; the stream ends\n\n")
+				fl.Flush()
+				return
+			}
+			continue
 		case n, ok := <-live:
 			if !ok {
 				return

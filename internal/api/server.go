@@ -32,6 +32,10 @@ type Config struct {
 	Rate    float64       // requests per second per actor (default 20)
 	Burst   int           // burst per actor (default 40)
 	SSEPing time.Duration // keep-alive comment interval on /v1/events (default 15s)
+	// TokenRecheck is how often an open /v1/events stream checks that its
+	// token is still valid (default 1s): a revoked or expired token's
+	// stream ends within it.
+	TokenRecheck time.Duration
 	// MaxStreams caps the /v1/events streams one actor may hold open at
 	// once (default 8); one more is answered 429.
 	MaxStreams int
@@ -83,6 +87,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.SSEPing <= 0 {
 		cfg.SSEPing = 15 * time.Second
+	}
+	if cfg.TokenRecheck <= 0 {
+		cfg.TokenRecheck = time.Second
 	}
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = 8
