@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -399,6 +400,13 @@ func ctlMeCmd(f *ctlFlags) *cobra.Command {
 	return c
 }
 
+// watchLine is one line of `ctl watch --output json`.
+type watchLine struct {
+	Seq   uint64          `json:"seq"`
+	Type  string          `json:"event_type"`
+	Event json.RawMessage `json:"event"`
+}
+
 func ctlWatchCmd(f *ctlFlags) *cobra.Command {
 	var from uint64
 	var retry time.Duration
@@ -411,7 +419,12 @@ func ctlWatchCmd(f *ctlFlags) *cobra.Command {
 			w, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			show := func(ev api.Event) error {
 				if f.output == "json" {
-					_, err := fmt.Fprintf(w, "%s\n", ev.Data)
+					// One JSON line per event, with its seq: what --from takes
+					// to resume.
+					b, err := json.Marshal(watchLine{Seq: ev.Seq, Type: ev.Type, Event: ev.Data})
+					if err == nil {
+						_, err = fmt.Fprintf(w, "%s\n", b)
+					}
 					return err
 				}
 				_, err := fmt.Fprintf(w, "%6d  %-40s %s\n", ev.Seq, ev.Type, ev.Data)

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +85,49 @@ func TestCtlHelp_NamesTargets(t *testing.T) {
 		if want := "ctl " + tc.cmd + " BOT"; !tc.scope && !strings.Contains(out, want) {
 			t.Errorf("ctl %s --help: no %q in\n%s", tc.cmd, want, out)
 		}
+	}
+}
+
+// TestCtlWatch_JSONLinesResume follows the real service's events with
+// `ctl watch --output json`: one JSON line per event carrying its seq, so
+// a script can stop and resume with --from exactly after the last one.
+func TestCtlWatch_JSONLinesResume(t *testing.T) {
+	dir := t.TempDir()
+	op := createToken(t, dir, "U0OPERATOR")
+	addr, stop := startServe(t, dir, nil)
+	defer stop()
+	url := "http://" + addr
+	watch := func(from uint64, n int) []watchLine {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		pr, pw := io.Pipe()
+		root := newRootCmd()
+		root.SetArgs([]string{"ctl", "--url", url, "--token", op, "--output", "json", "watch", "--from", strconv.FormatUint(from, 10)})
+		root.SetOut(pw)
+		root.SetErr(io.Discard)
+		done := make(chan struct{})
+		go func() { _ = root.ExecuteContext(ctx); pw.Close(); close(done) }()
+		var lines []watchLine
+		sc := bufio.NewScanner(pr)
+		for len(lines) < n && sc.Scan() {
+			var l watchLine
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Seq == 0 || l.Type == "" || !json.Valid(l.Event) {
+				t.Fatalf("watch line %q: %v", sc.Text(), err)
+			}
+			lines = append(lines, l)
+		}
+		cancel()
+		go io.Copy(io.Discard, pr)
+		<-done
+		if len(lines) < n {
+			t.Fatalf("watch gave %d lines, want %d", len(lines), n)
+		}
+		return lines
+	}
+	first := watch(0, 3)
+	rest := watch(first[1].Seq, 1)
+	if rest[0].Seq != first[2].Seq || rest[0].Type != first[2].Type {
+		t.Fatalf("resumed after seq %d at %+v, want seq %d", first[1].Seq, rest[0], first[2].Seq)
 	}
 }
