@@ -87,12 +87,12 @@ func (s *Server) BuildCommand(req CommandRequest, key, actor string) (core.Comma
 	id := req.CommandID
 	switch {
 	case key != "" && id != "" && key != id:
-		return core.Command{}, fmt.Errorf("%w: Idempotency-Key %q and command_id %q differ", errBody, key, id)
+		return core.Command{}, fmt.Errorf("%w: Idempotency-Key %q and command_id %q differ", errRequest, key, id)
 	case id == "":
 		id = key
 	}
 	if id == "" {
-		return core.Command{}, fmt.Errorf("%w: an idempotency key is required (Idempotency-Key header or command_id)", errBody)
+		return core.Command{}, fmt.Errorf("%w: an idempotency key is required (Idempotency-Key header or command_id)", errRequest)
 	}
 	if req.Channel != "" && req.Channel != Channel {
 		return core.Command{}, fmt.Errorf("%w: channel must be %q through the API", errBody, Channel)
