@@ -15,6 +15,9 @@ func (s *service) buildAPI() error {
 	if s.tokens, err = token.Open(s.cfg.DataDir, nil); err != nil {
 		return fmt.Errorf("api tokens: %w", err)
 	}
+	if err := s.tokens.Ensure(); err != nil {
+		return fmt.Errorf("api tokens: %w", err)
+	}
 	s.api, err = api.New(api.Config{Rate: s.cfg.API.RatePerActor, Burst: s.cfg.API.Burst, MaxStreams: s.cfg.API.MaxStreams}, api.Deps{Core: s.engine, Ledger: s.ledger, Tokens: s.tokens,
 		Logger: s.log.With().Str("component", "api").Logger(), Registerer: s.reg,
 		BundleDir: filepath.Join(s.cfg.DataDir, "bundles")})

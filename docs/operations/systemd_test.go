@@ -81,18 +81,30 @@ func TestSystemdUnit_FlagsExist(t *testing.T) {
 }
 
 // TestSystemdUnit_Verify runs systemd-analyze verify when it is installed
-// (not required): any warning is a failure.
+// (not required) on every unit in systemd/ (the service, the backup
+// service and its timer, together): any warning is a failure.
 func TestSystemdUnit_Verify(t *testing.T) {
 	sa, err := exec.LookPath("systemd-analyze")
 	if err != nil {
 		t.Skip("systemd-analyze not installed")
 	}
-	unit := strings.ReplaceAll(string(readFile(t, unitPath)), "/usr/local/bin/botwarden", binary(t))
-	p := filepath.Join(t.TempDir(), "botwarden.service")
-	if err := os.WriteFile(p, []byte(unit), 0o644); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	var units []string
+	for _, pattern := range []string{"systemd/*.service", "systemd/*.timer"} {
+		files, _ := filepath.Glob(filepath.Join(repoRoot(t), "docs/operations", pattern))
+		for _, f := range files {
+			unit := strings.ReplaceAll(string(readFile(t, f)), "/usr/local/bin/botwarden", binary(t))
+			p := filepath.Join(dir, filepath.Base(f))
+			if err := os.WriteFile(p, []byte(unit), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			units = append(units, p)
+		}
 	}
-	out, err := exec.Command(sa, "verify", "--man=no", p).CombinedOutput()
+	if len(units) != 3 {
+		t.Fatalf("units %v, want the service, the backup service and its timer", units)
+	}
+	out, err := exec.Command(sa, append([]string{"verify", "--man=no"}, units...)...).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "" {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}

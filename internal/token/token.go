@@ -80,6 +80,17 @@ func Open(dir string, now func() time.Time) (*Store, error) {
 	return s, nil
 }
 
+// Ensure writes the store's file, empty, if there is none yet, so that a
+// data folder always holds it (a backup copies it like any other file).
+func (s *Store) Ensure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := os.Stat(s.path); !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return s.write(append([]Record{}, s.recs...))
+}
+
 // Create makes a token for actor valid for ttl (0: no expiry), stores its
 // hash and returns the token, which is never shown again.
 func (s *Store) Create(actor string, ttl time.Duration) (string, Record, error) {

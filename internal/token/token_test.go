@@ -145,3 +145,34 @@ func TestParseTTL(t *testing.T) {
 		}
 	}
 }
+
+// Ensure writes an empty store where there is none (0600), and leaves an
+// existing file alone.
+func TestStore_Ensure(t *testing.T) {
+	s, _, dir := newStore(t)
+	path := filepath.Join(dir, FileName)
+	if err := s.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("after Ensure: %v, %v", fi, err)
+	}
+	if b, _ := os.ReadFile(path); strings.TrimSpace(string(b)) != "[]" {
+		t.Fatalf("empty store written as %q", b)
+	}
+	if _, _, err := s.Create("U0OPERATOR", 0); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	again, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) || len(again.List()) != 1 {
+		t.Fatal("Ensure rewrote an existing store")
+	}
+}

@@ -113,19 +113,7 @@ func exportCmd(data *string) *cobra.Command {
 		Use: "export", Short: "Export entries --from..--to as JSON Lines to --out, and the signed checkpoint to OUT.checkpoint", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withBackend(cmd, *data, func(b backend) error {
-				f, err := os.Create(out)
-				if err != nil {
-					return err
-				}
-				cp, err := b.export(cmd.Context(), f, from, to)
-				if cerr := f.Close(); err == nil {
-					err = cerr
-				}
-				if err != nil {
-					os.Remove(out)
-					return err
-				}
-				if err := os.WriteFile(out+".checkpoint", cp, 0o644); err != nil {
+				if err := writeExport(cmd, b, out, from, to); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s and %s.checkpoint\n", out, out)
@@ -138,6 +126,56 @@ func exportCmd(data *string) *cobra.Command {
 	c.Flags().StringVar(&out, "out", "", "output file (required)")
 	c.MarkFlagRequired("out")
 	return c
+}
+
+// writeExport writes the export and its checkpoint beside their final
+// names, syncs them and renames them into place: a failed or interrupted
+// export leaves the previous one (a backup) whole, and nobody reads half
+// an export under the final name.
+func writeExport(cmd *cobra.Command, b backend, out string, from, to uint64) (err error) {
+	tmp, tmpCP := out+".tmp", out+".checkpoint.tmp"
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+			os.Remove(tmpCP)
+		}
+	}()
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	cp, err := b.export(cmd.Context(), f, from, to)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := writeSynced(tmpCP, cp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return err
+	}
+	return os.Rename(tmpCP, out+".checkpoint")
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func verifyCmd(data *string) *cobra.Command {

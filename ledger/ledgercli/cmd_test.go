@@ -126,3 +126,28 @@ func TestCheckLoopback(t *testing.T) {
 		}
 	}
 }
+
+// A failed export leaves the previous one whole under its name (a nightly
+// backup is not lost to a failing run) and no temporary files behind.
+func TestCommand_ExportReplacesOnlyWhenDone(t *testing.T) {
+	dir, l := newLedger(t, 10)
+	l.Close()
+	folder := t.TempDir()
+	exp := filepath.Join(folder, "backup.jsonl")
+	if _, _, err := run(t, "export", "--data", dir, "--out", exp); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(exp)
+	beforeCP, _ := os.ReadFile(exp + ".checkpoint")
+	if _, _, err := run(t, "export", "--data", dir, "--to", "99", "--out", exp); err == nil {
+		t.Fatal("an export beyond the head succeeded")
+	}
+	after, _ := os.ReadFile(exp)
+	afterCP, _ := os.ReadFile(exp + ".checkpoint")
+	if len(before) == 0 || !bytes.Equal(before, after) || !bytes.Equal(beforeCP, afterCP) {
+		t.Fatal("the failed export changed the previous one")
+	}
+	if names, _ := os.ReadDir(folder); len(names) != 2 {
+		t.Fatalf("files left: %v, want the export and its checkpoint", names)
+	}
+}
