@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -93,6 +94,15 @@ func firstRun(ctx context.Context, t *testing.T, c *container, img image) string
 	}
 	if out, err := c.exec("ledger", "verify", "--data", img.volume); err != nil {
 		t.Fatalf("docker exec … ledger verify: %v\n%s", err, out)
+	}
+	// The backup the ops README gives for a container: an export into the
+	// volume while the service runs (the root file system is read-only).
+	backup := path.Join(img.volume, "backup.jsonl")
+	if out, err := c.exec("ledger", "export", "--data", img.volume, "--out", backup); err != nil {
+		t.Fatalf("docker exec … ledger export: %v\n%s", err, out)
+	}
+	if out, err := c.exec("ledger", "verify", "--export", backup, "--key", path.Join(img.volume, "ledger.pub")); err != nil {
+		t.Fatalf("docker exec … ledger verify --export: %v\n%s", err, out)
 	}
 	if err := c.stop(); err != nil {
 		t.Fatalf("docker stop: %v\ncontainer output:\n%s", err, c.output())
