@@ -3,12 +3,12 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/bits"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -154,7 +154,10 @@ func storedNode(v []byte, level int) (h tlog.Hash) {
 }
 
 // ValidateEvent reports whether event is acceptable to Append: one JSON
-// object, compact (no insignificant whitespace), at most MaxEventSize bytes.
+// object, compact (no insignificant whitespace), at most MaxEventSize bytes,
+// valid UTF-8 and without a member name repeated in any object: an audit
+// event must read the same to every parser (with a repeated name, some
+// take the first value and others the last).
 func ValidateEvent(event []byte) error {
 	switch {
 	case len(event) == 0:
@@ -163,8 +166,8 @@ func ValidateEvent(event []byte) error {
 		return fmt.Errorf("%w: %d bytes exceeds the %d-byte limit", ErrInvalidEvent, len(event), MaxEventSize)
 	case event[0] != '{':
 		return fmt.Errorf("%w: not a JSON object", ErrInvalidEvent)
-	case !json.Valid(event):
-		return fmt.Errorf("%w: not valid JSON", ErrInvalidEvent)
+	case !jsontext.Value(event).IsValid():
+		return fmt.Errorf("%w: not valid JSON (or a member name repeated, or invalid UTF-8)", ErrInvalidEvent)
 	}
 	if !isCompact(event) {
 		return fmt.Errorf("%w: not compact JSON (insignificant whitespace)", ErrInvalidEvent)
