@@ -1,11 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/botwarden/botwarden/internal/core"
 )
@@ -52,15 +55,21 @@ var (
 )
 
 // DecodeStrict decodes exactly one JSON value into v, refusing unknown
-// fields and trailing data.
+// fields, trailing data, a member name repeated in any object and invalid
+// UTF-8: a body must read the same to every parser on its way (with
+// {"mode":"paper","mode":"live"} some take the first value, Go the last).
 func DecodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	b, err := io.ReadAll(r)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return fmt.Errorf("%w: larger than %d bytes (%w)", errBody, mbe.Limit, mbe)
 		}
+		return fmt.Errorf("%w: %v", errBody, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: %v", errBody, err)
 	}
 	if dec.More() {
@@ -68,6 +77,9 @@ func DecodeStrict(r io.Reader, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: trailing data after the JSON object", errBody)
+	}
+	if !jsontext.Value(bytes.TrimSpace(b)).IsValid() {
+		return fmt.Errorf("%w: a member name is repeated, or the text is not valid UTF-8", errBody)
 	}
 	return nil
 }

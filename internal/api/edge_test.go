@@ -57,6 +57,10 @@ func TestAPI_BadBodiesRefusedWithProblems(t *testing.T) {
 		{"other actor", `{"target":"alpha","op":"stop","command_id":"u4","actor":"U0ADMIN"}`, nil, 403, api.ReasonActorMismatch},
 		{"other channel", `{"target":"alpha","op":"stop","command_id":"u5","channel":"C123"}`, nil, 400, api.ReasonBadRequest},
 		{"invalid for the contract", `{"target":"alpha","op":"stop","command_id":"u6","params":{"mode":"live"}}`, nil, 422, string(core.ReasonInvalid)},
+		// Read differently by different parsers: refused, not guessed.
+		{"repeated name", `{"target":"alpha","op":"stop","op":"status","command_id":"u7"}`, nil, 400, api.ReasonBadRequest},
+		{"repeated nested name", `{"target":"alpha","op":"stop","command_id":"u8","params":{"mode":"paper","mode":"live"}}`, nil, 400, api.ReasonBadRequest},
+		{"invalid UTF-8", "{\"target\":\"alpha\",\"op\":\"stop\",\"command_id\":\"u9\",\"reason\":\"caf\xe9\"}", nil, 400, api.ReasonBadRequest},
 	} {
 		resp, p := e.raw(t, c.Token, http.MethodPost, "/v1/commands", tc.body, tc.hdr)
 		if resp.StatusCode != tc.status || p.Reason != tc.reason || resp.Header.Get("Content-Type") != "application/problem+json" || p.Type == "" {
