@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/botwarden/botwarden/docs/contracts"
 	"github.com/botwarden/botwarden/internal/core"
 )
@@ -54,8 +56,8 @@ func (d decoder) gates(raw []byte) (core.GatesDoc, error) {
 }
 
 // decode runs the contract first (it names every violation), then a strict
-// decode as a second line: unknown fields and trailing data are refused
-// even if a schema were ever loosened.
+// decode as a second line: unknown fields, trailing data, repeated member
+// names and invalid UTF-8 are refused even if a schema were ever loosened.
 func (d decoder) decode(schema string, raw []byte, out any) error {
 	if len(raw) > MaxDocBytes {
 		return fmt.Errorf("%w: %d bytes exceeds the %d byte limit", ErrInvalid, len(raw), MaxDocBytes)
@@ -70,6 +72,11 @@ func (d decoder) decode(schema string, raw []byte, out any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: trailing data after the %s document", ErrInvalid, schema)
+	}
+	// {"safety_mode":"EMERGENCY_STOP","safety_mode":"NORMAL"} reads
+	// differently to different parsers: none of its readings is taken.
+	if !jsontext.Value(bytes.TrimSpace(raw)).IsValid() {
+		return fmt.Errorf("%w: %s document repeats a member name or is not valid UTF-8", ErrInvalid, schema)
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 // FuzzDecode feeds arbitrary bytes to both document decoders: they must
 // never panic, and anything they accept must carry the contract's version.
 func FuzzDecode(f *testing.F) {
-	for _, name := range []string{"safety_normal.json", "gates_pass.json", "safety_unknown_field.json", "gates_trailing.json"} {
+	for _, name := range []string{"safety_normal.json", "gates_pass.json", "safety_unknown_field.json", "gates_trailing.json", "safety_repeated_mode.json"} {
 		f.Add(fixture(f, name))
 	}
 	d := decoder{v: validator(f)}

@@ -68,6 +68,7 @@ func TestPush_Requests(t *testing.T) {
 		{"gates ok", "PUT", "/v1/gates", bearer, fixture(t, "gates_pass.json"), 200, "accepted", 0, 1},
 		{"unknown field", "PUT", "/v1/safety", bearer, fixture(t, "safety_unknown_field.json"), 400, "invalid_document", 0, 0},
 		{"bad mode", "PUT", "/v1/safety", bearer, fixture(t, "safety_bad_mode.json"), 400, "invalid_document", 0, 0},
+		{"repeated mode", "PUT", "/v1/safety", bearer, fixture(t, "safety_repeated_mode.json"), 400, "invalid_document", 0, 0},
 		{"bad time", "PUT", "/v1/safety", bearer, fixture(t, "safety_bad_time.json"), 400, "invalid_document", 0, 0},
 		{"gates without ttl", "PUT", "/v1/gates", bearer, fixture(t, "gates_missing_ttl.json"), 400, "invalid_document", 0, 0},
 		{"gates doc on safety", "PUT", "/v1/safety", bearer, fixture(t, "gates_pass.json"), 400, "invalid_document", 0, 0},
