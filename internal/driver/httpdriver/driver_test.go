@@ -305,6 +305,7 @@ func TestDriver_Status(t *testing.T) {
 		{"paused not alive", `{"paused":true}`, core.BotStatus{}, ErrBadReply},
 		{"bad mode", `{"alive":true,"mode":"yolo"}`, core.BotStatus{}, ErrBadReply},
 		{"not json", `ok`, core.BotStatus{}, ErrBadReply},
+		{"repeated name", `{"alive":false,"stopped":true,"alive":true}`, core.BotStatus{}, ErrBadReply},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

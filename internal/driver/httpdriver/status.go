@@ -1,11 +1,14 @@
 package httpdriver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/lifecycle"
@@ -56,6 +59,11 @@ func parseStatus(raw []byte, secret Secret) (core.BotStatus, error) {
 	var r StatusReply
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return core.BotStatus{}, fmt.Errorf("%w: %w", ErrBadReply, err)
+	}
+	// {"alive":false,"alive":true} reads differently to different
+	// parsers; reconciliation acts on a reply, so it must mean one thing.
+	if !jsontext.Value(bytes.TrimSpace(raw)).IsValid() {
+		return core.BotStatus{}, fmt.Errorf("%w: a member name is repeated, or the reply is not valid UTF-8", ErrBadReply)
 	}
 	switch {
 	case r.Alive && r.Stopped:
