@@ -246,6 +246,7 @@ func TestDriver_StatusMapping(t *testing.T) {
 		{"exit 0, garbage", "running!", "0", core.BotStatus{}, ErrBadStatus},
 		{"contradiction", `{"alive":true,"stopped":true}`, "0", core.BotStatus{}, ErrBadStatus},
 		{"bad mode", `{"alive":true,"mode":"turbo"}`, "0", core.BotStatus{}, ErrBadStatus},
+		{"repeated key", `{"alive":false,"stopped":true,"alive":true}`, "0", core.BotStatus{}, ErrBadStatus},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

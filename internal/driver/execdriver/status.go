@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/lifecycle"
 )
@@ -74,6 +76,9 @@ func parseStatus(stdout []byte, secrets []string) (core.BotStatus, error) {
 	var r StatusReply
 	if err := json.Unmarshal(stdout, &r); err != nil {
 		return core.BotStatus{}, fmt.Errorf("%w: stdout is not a status object: %w", ErrBadStatus, err)
+	}
+	if !jsontext.Value(stdout).IsValid() { // as httpdriver: one meaning only
+		return core.BotStatus{}, fmt.Errorf("%w: a member name is repeated, or stdout is not valid UTF-8", ErrBadStatus)
 	}
 	switch {
 	case r.Alive && r.Stopped:
