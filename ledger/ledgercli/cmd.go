@@ -209,9 +209,12 @@ func verifyCmd(data *string) *cobra.Command {
 	return c
 }
 
-func verifyExport(cmd *cobra.Command, export, key, checkpoint, since string) error {
+// exportInputs resolves what an export is checked with: the verifier key
+// (given, or read from the file key names) and the signed checkpoint
+// (checkpoint, default EXPORT.checkpoint).
+func exportInputs(export, key, checkpoint string) (string, []byte, error) {
 	if key == "" {
-		return fmt.Errorf("--key is required with --export")
+		return "", nil, fmt.Errorf("--key is required with --export")
 	}
 	if b, err := os.ReadFile(key); err == nil {
 		key = strings.TrimSpace(string(b))
@@ -220,6 +223,11 @@ func verifyExport(cmd *cobra.Command, export, key, checkpoint, since string) err
 		checkpoint = export + ".checkpoint"
 	}
 	cp, err := os.ReadFile(checkpoint)
+	return key, cp, err
+}
+
+func verifyExport(cmd *cobra.Command, export, key, checkpoint, since string) error {
+	key, cp, err := exportInputs(export, key, checkpoint)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package ledgercli
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -27,13 +26,7 @@ is created and printed, and auditors need it for checkpoints signed after
 the restore.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if b, err := os.ReadFile(key); err == nil {
-				key = strings.TrimSpace(string(b))
-			}
-			if checkpoint == "" {
-				checkpoint = export + ".checkpoint"
-			}
-			cp, err := os.ReadFile(checkpoint)
+			key, cp, err := exportInputs(export, key, checkpoint)
 			if err != nil {
 				return err
 			}
