@@ -49,6 +49,7 @@ func TestRedactor_Bytes(t *testing.T) {
 		{"aws secret", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key = [REDACTED:aws_secret_access_key]", "wJalrXUtnFEMI", RuleAWSSecret, 1},
 		{"jwt", "t eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl x", "t [REDACTED:jwt] x", "eyJzdWIi", RuleJWT, 1},
 		{"bearer keeps scheme", "Authorization: Bearer abcdefgh12345678", "Bearer [REDACTED:bearer_token]", "abcdefgh12345678", RuleBearer, 1},
+		{"api token", "pasted bw_7t0So5nY6yqOnGHeHK1ieinAVhkNhnLXa6BoORAQq9c by mistake", "pasted [REDACTED:botwarden_token] by mistake", "7t0So5nY", RuleAPIToken, 1},
 		{"url password", "dsn postgres://app:hunter2hunter2@db:5432/x", "postgres://app:[REDACTED:url_password]@db:5432/x", "hunter2", RuleURLPassword, 1},
 		{"private key block", "k: -----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- done", "k: [REDACTED:private_key] done", "MIIEow", RulePrivateKey, 1},
 		{"truncated private key", "-----BEGIN PRIVATE KEY-----\nMIIEvQ", "[REDACTED:private_key]", "MIIEvQ", RulePrivateKey, 1},

@@ -19,6 +19,7 @@ const (
 	RuleJWT         = "jwt"
 	RuleBearer      = "bearer_token"
 	RuleURLPassword = "url_password"
+	RuleAPIToken    = "botwarden_token" // an operator API token: bw_ and 43 base64url characters
 )
 
 // ErrBadRule is returned (wrapped) for an extra rule that cannot be used.
@@ -88,6 +89,7 @@ func DefaultRules() []Rule {
 		{Name: RuleAWSSecret, hints: []string{"access"}, Pattern: regexp.MustCompile(`(?i)aws_?secret_?access_?key["']?[ \t]*[:=][ \t]*["']?(?P<secret>[A-Za-z0-9/+=]{40})`)},
 		{Name: RuleJWT, hints: []string{"eyj"}, Pattern: regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)},
 		{Name: RuleBearer, hints: []string{"bearer"}, Pattern: regexp.MustCompile(`(?i)\bbearer[ \t]+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)`)},
+		{Name: RuleAPIToken, hints: []string{"bw_"}, Pattern: regexp.MustCompile(`\bbw_[A-Za-z0-9_-]{43}`)},
 		{Name: RuleURLPassword, hints: []string{"://"}, Pattern: regexp.MustCompile(`\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@"'<>]+:(?P<secret>[^\s/@"'<>]+)@`)},
 		{
 			Name: RuleSecretField,

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/bundle"
+	"github.com/botwarden/botwarden/bundle/redact"
 	"github.com/botwarden/botwarden/chatops"
 	"github.com/botwarden/botwarden/docs/contracts"
 	"github.com/botwarden/botwarden/internal/action"
@@ -107,6 +108,7 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		Bundler:    bundler,
 		Logger:     svc.log.With().Str("component", "core").Logger(),
 		Registerer: svc.reg,
+		Redact:     typedTextRedactor(secrets, svc.log),
 	})
 	if err != nil {
 		l.Close()
@@ -297,6 +299,26 @@ func (s *service) close() {
 type killSwitchView struct{ e *core.Engine }
 
 func (v killSwitchView) KillSwitch() map[string]core.Level { return v.e.Snapshot().KillSwitch }
+
+// typedTextRedactor is the engine's Deps.Redact: what people type goes
+// through the support bundles' rules and the known secret values before
+// the ledger records it. A known value too short to match reliably is left
+// to the patterns alone (bundles refuse to build with it, and say so).
+func typedTextRedactor(secrets *secretSet, log zerolog.Logger) func(string) string {
+	red, err := redact.New(secrets.values(), nil)
+	if err != nil {
+		log.Warn().Err(err).Msg("typed text is redacted by pattern only")
+		if red, err = redact.New(nil, nil); err != nil {
+			panic(err) // the built-in rules always compile
+		}
+	}
+	return func(s string) string {
+		if s == "" {
+			return s
+		}
+		return red.String(s, nil)
+	}
+}
 
 // secretSet is every secret value the process has loaded: support bundles
 // prove none of them is inside, and the log ring scrubs them on write.

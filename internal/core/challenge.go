@@ -76,6 +76,7 @@ func (e *Engine) Confirm(ctx context.Context, req ConfirmRequest) (Outcome, erro
 	if !actorPattern(req.Actor) || strings.TrimSpace(req.Reason) == "" {
 		return Outcome{}, fmt.Errorf("%w: a confirm needs an actor and a reason", ErrInvalidCommand)
 	}
+	req.Reason = e.redacted(req.Reason)
 	ch := e.state().challenge(req.ChallengeID)
 	if ch == nil {
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownChallenge, req.ChallengeID)
@@ -225,6 +226,7 @@ func (e *Engine) Reject(ctx context.Context, req RejectRequest) (Outcome, error)
 	if !actorPattern(req.Actor) || strings.TrimSpace(req.Reason) == "" {
 		return Outcome{}, fmt.Errorf("%w: a reject needs an actor and a reason", ErrInvalidCommand)
 	}
+	req.Reason = e.redacted(req.Reason)
 	ch := e.state().challenge(req.ChallengeID)
 	if ch == nil {
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownChallenge, req.ChallengeID)

@@ -66,6 +66,10 @@ type Deps struct {
 	Logger     zerolog.Logger        // default: disabled
 	Registerer prometheus.Registerer // default: metrics are not exported
 	NewID      func() string         // challenge ids; default: 128 random bits
+	// Redact replaces the secrets in a text (known secret values, token
+	// and key shapes) with markers. The engine runs it on what people
+	// type before anything is recorded (scrub); default: none.
+	Redact func(string) string
 }
 
 // Engine is the control core. Safe for concurrent use.

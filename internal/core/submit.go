@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // run is one command on its way to execution.
@@ -28,6 +29,9 @@ type run struct {
 // bot, group or "global" one at a time; fleet-wide changes alone (see
 // lockFor). A duplicate of a command still running waits for it.
 func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
+	if err := e.scrub(&cmd); err != nil {
+		return Outcome{}, err
+	}
 	if err := e.valid.validateCommand(&cmd); err != nil {
 		return Outcome{}, err
 	}
@@ -69,6 +73,33 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 		return e.issue(ctx, r, now), nil
 	}
 	return e.execute(ctx, r, now), nil
+}
+
+// scrub keeps what people paste by mistake out of the ledger (Deps.Redact):
+// a command's reason is recorded with its secrets replaced by markers, and
+// a reference that holds a secret (a config_ref or secret_ref with a token
+// in it) makes the command malformed, so nothing of it is recorded.
+func (e *Engine) scrub(cmd *Command) error {
+	if e.deps.Redact == nil {
+		return nil
+	}
+	for _, ref := range []struct{ name, value string }{
+		{"config_ref", cmd.Params.ConfigRef}, {"secret_ref", cmd.Params.SecretRef},
+	} {
+		if ref.value != "" && e.deps.Redact(ref.value) != ref.value {
+			return fmt.Errorf("%w: params.%s looks like a secret value: give its reference, never the value", ErrInvalidCommand, ref.name)
+		}
+	}
+	cmd.Reason = e.deps.Redact(cmd.Reason)
+	return nil
+}
+
+// redacted is text people typed, with its secrets replaced (Deps.Redact).
+func (e *Engine) redacted(s string) string {
+	if e.deps.Redact == nil {
+		return s
+	}
+	return e.deps.Redact(s)
 }
 
 // unrecorded refuses a command whose intent the ledger cannot record:

@@ -43,6 +43,7 @@ type Harness struct {
 	Deps     core.Deps
 	ids      atomic.Uint64
 	valid    *contracts.Validator
+	redact   func(string) string
 }
 
 // Option adjusts the harness before the engine is built.
@@ -59,6 +60,9 @@ func WithDriver(d *Driver) Option { return func(h *Harness) { h.Driver = d } }
 
 // WithPolicy replaces the demo policy.
 func WithPolicy(p *policy.Policy) Option { return func(h *Harness) { h.Config.Policy = p } }
+
+// WithRedact sets Deps.Redact.
+func WithRedact(f func(string) string) Option { return func(h *Harness) { h.redact = f } }
 
 // WithoutBundler leaves the Bundler out (support bundles are then denied).
 func WithoutBundler() Option { return func(h *Harness) { h.Bundler = nil } }
@@ -87,7 +91,7 @@ func NewEngine(t testing.TB, opts ...Option) *Harness {
 		}
 	}
 	h.Deps = core.Deps{Auditor: h.Auditor, Actions: h.Actions, Bundler: h.Bundler, Clock: h.Clock,
-		Registerer: h.Registry, NewID: func() string { return fmt.Sprintf("ch-%d", h.ids.Add(1)) }}
+		Registerer: h.Registry, NewID: func() string { return fmt.Sprintf("ch-%d", h.ids.Add(1)) }, Redact: h.redact}
 	if h.Actions == nil {
 		h.Deps.Actions = nil
 	}
