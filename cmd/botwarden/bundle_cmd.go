@@ -31,9 +31,8 @@ audited like any other command. The outcome names the bundle file under
 <data>/bundles; support_bundle.created in the ledger carries its SHA-256.
 --out FILE downloads it through the API (GET /v1/bundles/{command_id})
 and checks it against that hash; ctl bundle-fetch does the same later.`
-	create.Flags().StringVar(&f.url, "url", envOr("BOTWARDEN_URL", "http://127.0.0.1:8080"), "API base URL (env BOTWARDEN_URL)")
-	create.Flags().StringVar(&f.token, "token", "", "API token (default: env BOTWARDEN_TOKEN)")
-	create.Flags().StringVar(&f.output, "output", "text", "text or json")
+	f.addConnFlags(create.Flags())
+	create.PreRunE = f.prepare
 	cmd.AddCommand(create, newBundleInspectCmd())
 	return cmd
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/botwarden/botwarden/internal/api"
 	"github.com/botwarden/botwarden/internal/core"
@@ -36,6 +39,38 @@ func (e *exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.
 // ctlFlags are the flags every ctl command shares.
 type ctlFlags struct {
 	url, token, output string
+	ca                 string       // PEM file of extra CAs to trust for https
+	http               *http.Client // set by prepare when ca is given
+}
+
+// addConnFlags adds the flags that say where the API is and how to reach it.
+func (f *ctlFlags) addConnFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.url, "url", envOr("BOTWARDEN_URL", "http://127.0.0.1:8080"), "API base URL (env BOTWARDEN_URL)")
+	fs.StringVar(&f.token, "token", "", "API token (default: env BOTWARDEN_TOKEN; prefer the environment)")
+	fs.StringVar(&f.output, "output", "text", "text or json")
+	fs.StringVar(&f.ca, "ca", os.Getenv("BOTWARDEN_CA"), "PEM file of the CA that signed the service's certificate, trusted besides the system's (env BOTWARDEN_CA)")
+}
+
+// prepare builds the HTTP client that trusts --ca, if one is given.
+func (f *ctlFlags) prepare(*cobra.Command, []string) error {
+	if f.ca == "" {
+		return nil
+	}
+	pem, err := os.ReadFile(f.ca)
+	if err != nil {
+		return fmt.Errorf("--ca: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("--ca %s: no PEM certificate in it", f.ca)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	f.http = &http.Client{Transport: t}
+	return nil
 }
 
 func newCtlCmd() *cobra.Command {
@@ -44,14 +79,13 @@ func newCtlCmd() *cobra.Command {
 		Use:   "ctl",
 		Short: "Operate the control plane through its HTTP API (for humans and scripts)",
 		Long: `ctl is a client of the operator API. The server URL and the token come
-from --url/--token or BOTWARDEN_URL/BOTWARDEN_TOKEN. --output json prints
+from --url/--token or BOTWARDEN_URL/BOTWARDEN_TOKEN; --ca/BOTWARDEN_CA names
+the CA to trust for an https URL signed by a private CA. --output json prints
 the API's JSON for scripts. Exit codes: 0 applied, 3 challenge pending,
 4 denied/rejected/failed, 1 error.`,
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.url, "url", envOr("BOTWARDEN_URL", "http://127.0.0.1:8080"), "API base URL (env BOTWARDEN_URL)")
-	pf.StringVar(&f.token, "token", "", "API token (default: env BOTWARDEN_TOKEN; prefer the environment)")
-	pf.StringVar(&f.output, "output", "text", "text or json")
+	f.addConnFlags(cmd.PersistentFlags())
+	cmd.PersistentPreRunE = f.prepare
 	cmd.AddCommand(ctlStatusCmd(f), ctlChallengesCmd(f), ctlConfirmCmd(f), ctlRejectCmd(f), ctlWatchCmd(f), ctlAuditCmd(f), ctlMeCmd(f),
 		ctlBundleFetchCmd(f))
 	for _, o := range ctlOps {
@@ -72,7 +106,7 @@ func (f *ctlFlags) client() *api.Client {
 	if tok == "" {
 		tok = os.Getenv("BOTWARDEN_TOKEN")
 	}
-	return &api.Client{BaseURL: f.url, Token: tok}
+	return &api.Client{BaseURL: f.url, Token: tok, HTTP: f.http}
 }
 
 func newCommandID() string {

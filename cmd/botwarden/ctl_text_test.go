@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,5 +130,31 @@ func TestCtlWatch_JSONLinesResume(t *testing.T) {
 	rest := watch(first[1].Seq, 1)
 	if rest[0].Seq != first[2].Seq || rest[0].Type != first[2].Type {
 		t.Fatalf("resumed after seq %d at %+v, want seq %d", first[1].Seq, rest[0], first[2].Seq)
+	}
+}
+
+// TestCtl_TrustsAPrivateCA reaches a service serving TLS with a
+// certificate no system trusts: refused without --ca, answered with it
+// (and with BOTWARDEN_CA), as an SRE with a private CA runs it.
+func TestCtl_TrustsAPrivateCA(t *testing.T) {
+	dir, certs := t.TempDir(), t.TempDir()
+	cert, key := filepath.Join(certs, "tls.crt"), filepath.Join(certs, "tls.key")
+	writePair(t, "botwarden-test", cert, key)
+	op := createToken(t, dir, "U0OPERATOR")
+	s, stop := startServeWith(t, dir, nil, func(c *Config) { c.Listen.TLSCert, c.Listen.TLSKey = cert, key })
+	defer stop()
+	url := "https://" + s.http
+	if out, code := runCLI(t, "ctl", "--url", url, "--token", op, "status"); code != 1 || !strings.Contains(out, "certificate") {
+		t.Fatalf("without --ca: code %d, %q; want a certificate error", code, out)
+	}
+	if out, code := runCLI(t, "ctl", "--url", url, "--token", op, "--ca", cert, "status"); code != 0 || !strings.Contains(out, "alpha") {
+		t.Fatalf("with --ca: code %d, %q", code, out)
+	}
+	t.Setenv("BOTWARDEN_CA", cert)
+	if out, code := runCLI(t, "ctl", "--url", url, "--token", op, "status"); code != 0 {
+		t.Fatalf("with BOTWARDEN_CA: code %d, %q", code, out)
+	}
+	if out, code := runCLI(t, "ctl", "--url", url, "--token", op, "--ca", key, "status"); code != 1 || !strings.Contains(out, "no PEM certificate") {
+		t.Fatalf("--ca naming a key: code %d, %q", code, out)
 	}
 }
