@@ -203,10 +203,10 @@ func (l *Log) enqueue(events [][]byte, times []time.Time) ([]*appendReq, error) 
 	reqs := make([]*appendReq, len(events))
 	for i, event := range events {
 		seq := l.tail.Size + 1
-		t := l.opts.Now().UTC()
+		var t time.Time
 		if times != nil {
 			t = times[i]
-		} else if t.Before(l.tail.Time) { // append times never go backwards
+		} else if t = l.opts.Now().UTC(); t.Before(l.tail.Time) { // append times never go backwards
 			t = l.tail.Time
 		}
 		ns := t.UnixNano()
