@@ -27,6 +27,10 @@ type Config struct {
 	PolicyFile  string       `yaml:"policy_file"`
 	StopTimeout Duration     `yaml:"stop_timeout"`
 	Runbooks    string       `yaml:"runbook_base_url"`
+	// LogLevel is the least severe log line written: debug, info (default),
+	// warn or error. Debug adds every signed checkpoint and Socket Mode's
+	// chatter; warnings and errors are never dropped at info.
+	LogLevel string `yaml:"log_level"`
 	// LedgerReserveMB is the free space (MiB) the ledger keeps on its file
 	// system: below it appends are refused (dangerous ops with them) and
 	// /readyz turns false, before a full disk can corrupt anything.
@@ -189,9 +193,17 @@ func (c *Config) defaults() {
 	if c.Bundles.MaxAge == 0 {
 		c.Bundles.MaxAge = Duration(30 * 24 * time.Hour)
 	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
 }
 
 func (c *Config) validate() error {
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
 	switch c.Environment {
 	case "dev", "stage", "prod":
 	case "":

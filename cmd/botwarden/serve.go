@@ -176,7 +176,11 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 }
 
 // newLogger writes JSON lines to out and to the support-bundle ring.
-func newLogger(out io.Writer, ring io.Writer, envName string) zerolog.Logger {
-	return zerolog.New(zerolog.MultiLevelWriter(out, ring)).With().
+func newLogger(out io.Writer, ring io.Writer, envName, level string) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil { // validated with the config: only a programming error
+		lvl = zerolog.InfoLevel
+	}
+	return zerolog.New(zerolog.MultiLevelWriter(out, ring)).Level(lvl).With().
 		Timestamp().Str("environment", envName).Logger()
 }

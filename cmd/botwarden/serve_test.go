@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -185,6 +186,7 @@ func TestServe_RefusesBadConfig(t *testing.T) {
 		{"bad duration", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\nstop_timeout: soon\n", "not a duration"},
 		{"negative api rate", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\napi: {rate_per_actor: -1}\n", "must not be negative"},
 		{"negative api streams", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\napi: {max_streams: -1}\n", "must not be negative"},
+		{"bad log level", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\nlog_level: verbose\n", "log_level \"verbose\""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,5 +195,32 @@ func TestServe_RefusesBadConfig(t *testing.T) {
 				t.Fatalf("parseConfig = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestNewLogger_Level: at the default info level the ledger's per-
+// checkpoint debug line is dropped and warnings still go out; at debug
+// both do.
+func TestNewLogger_Level(t *testing.T) {
+	for _, tc := range []struct {
+		level string
+		debug bool
+	}{{"info", false}, {"debug", true}, {"warn", false}} {
+		var out, ring bytes.Buffer
+		l := newLogger(&out, &ring, "dev", tc.level)
+		l.Debug().Msg("ledger checkpoint signed")
+		l.Warn().Msg("driver slow")
+		for name, b := range map[string]*bytes.Buffer{"output": &out, "ring": &ring} {
+			if got := strings.Contains(b.String(), "checkpoint signed"); got != tc.debug {
+				t.Errorf("%s at %s: debug line written = %v", name, tc.level, got)
+			}
+			if !strings.Contains(b.String(), "driver slow") {
+				t.Errorf("%s at %s: the warning was dropped", name, tc.level)
+			}
+		}
+	}
+	cfg, err := parseConfig([]byte("environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\n"))
+	if err != nil || cfg.LogLevel != "info" {
+		t.Fatalf("default log_level = %q, %v", cfg.LogLevel, err)
 	}
 }

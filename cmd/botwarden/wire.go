@@ -52,7 +52,7 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 	secrets := &secretSet{}
 	ring := bundle.NewRing(2000, 1<<20, secrets.scrub)
 	svc := &service{cfg: cfg, reg: prometheus.NewRegistry(), secrets: secrets}
-	svc.log = newLogger(env.logOut, ring, cfg.Environment)
+	svc.log = newLogger(env.logOut, ring, cfg.Environment, cfg.LogLevel)
 	svc.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	pol, err := loadPolicy(cfg)
