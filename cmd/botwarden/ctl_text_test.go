@@ -158,3 +158,12 @@ func TestCtl_TrustsAPrivateCA(t *testing.T) {
 		t.Fatalf("--ca naming a key: code %d, %q", code, out)
 	}
 }
+
+// TestVersion: `botwarden --version` prints what `botwarden version` does.
+func TestVersion(t *testing.T) {
+	a, code := runCLI(t, "--version")
+	b, code2 := runCLI(t, "version")
+	if code != 0 || code2 != 0 || a != b || !strings.HasPrefix(a, "botwarden ") {
+		t.Fatalf("--version %q (%d), version %q (%d)", a, code, b, code2)
+	}
+}

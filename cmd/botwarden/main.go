@@ -34,7 +34,9 @@ func newRootCmd() *cobra.Command {
 		Short:         "Slack control plane for a fleet of trading bots",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion(), // --version, as `botwarden version`
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newServeCmd(), newLedgerCmd(), newBundleCmd(), newVersionCmd(), newCtlCmd(), newTokenCmd())
 	return root
 }
