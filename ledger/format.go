@@ -3,6 +3,7 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -158,7 +159,23 @@ func storedNode(v []byte, level int) (h tlog.Hash) {
 // valid UTF-8 and without a member name repeated in any object: an audit
 // event must read the same to every parser (with a repeated name, some
 // take the first value and others the last).
+//
+// Verification asks less of a recorded event (recordedEvent): only what
+// Append required when the format began, so that no rule added since can
+// fail a ledger written before it.
 func ValidateEvent(event []byte) error {
+	return checkEvent(event, func(b []byte) bool { return jsontext.Value(b).IsValid() },
+		"not valid JSON (or a member name repeated, or invalid UTF-8)")
+}
+
+// recordedEvent reports whether a recorded event is well formed for
+// verification: a compact JSON object (encoding/json's grammar) within the
+// size limit.
+func recordedEvent(event []byte) error {
+	return checkEvent(event, json.Valid, "not valid JSON")
+}
+
+func checkEvent(event []byte, valid func([]byte) bool, invalid string) error {
 	switch {
 	case len(event) == 0:
 		return fmt.Errorf("%w: empty", ErrInvalidEvent)
@@ -166,8 +183,8 @@ func ValidateEvent(event []byte) error {
 		return fmt.Errorf("%w: %d bytes exceeds the %d-byte limit", ErrInvalidEvent, len(event), MaxEventSize)
 	case event[0] != '{':
 		return fmt.Errorf("%w: not a JSON object", ErrInvalidEvent)
-	case !jsontext.Value(event).IsValid():
-		return fmt.Errorf("%w: not valid JSON (or a member name repeated, or invalid UTF-8)", ErrInvalidEvent)
+	case !valid(event):
+		return fmt.Errorf("%w: %s", ErrInvalidEvent, invalid)
 	}
 	if !isCompact(event) {
 		return fmt.Errorf("%w: not compact JSON (insignificant whitespace)", ErrInvalidEvent)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sourceLog builds a ledger of n entries, appended in batches of varied
@@ -170,4 +171,36 @@ func (s *swapReader) Read(p []byte) (int, error) {
 func (s *swapReader) Seek(off int64, whence int) (int64, error) {
 	s.swapped = true
 	return s.then.Seek(off, whence)
+}
+
+// TestRestore_KeepsEventsOlderRulesAccepted: an event recorded before a
+// rule was added to ValidateEvent (here a repeated member name, refused
+// since) still verifies offline and is restored as recorded: the history
+// is proven by its hashes, not re-judged.
+func TestRestore_KeepsEventsOlderRulesAccepted(t *testing.T) {
+	ctx := context.Background()
+	src := openTest(t, t.TempDir(), Options{})
+	appendN(t, src, 0, 3)
+	old := []byte(`{"type":"test.event","n":1,"n":2}`)
+	if ValidateEvent(old) == nil {
+		t.Fatal("the test needs an event today's rules refuse")
+	}
+	p, err := src.queueAt(ctx, [][]byte{old}, []time.Time{src.Head().Time.Add(time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, src, 3, 2)
+	exp, cp := exportAll(t, src, 1, src.Head().Size)
+	if _, err := VerifyExport(ctx, bytes.NewReader(exp), cp, src.VerifierKey(), nil); err != nil {
+		t.Fatalf("offline verification of the older history: %v", err)
+	}
+	dst := t.TempDir()
+	copyKey(t, src.Dir(), dst)
+	rep, err := Restore(ctx, dst, bytes.NewReader(exp), cp, src.VerifierKey(), Options{})
+	if err != nil || rep.Head != src.Head() {
+		t.Fatalf("Restore = %+v, %v", rep, err)
+	}
 }

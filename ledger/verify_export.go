@@ -132,7 +132,7 @@ func (v *exportVerifier) entry(e Entry) error {
 	if e.Seq == 1 && e.Prev != ([32]byte{}) {
 		return &VerifyError{Seq: 1, Problem: "bad prev link: seq 1 must have an all-zero prev"}
 	}
-	if err := ValidateEvent(e.Event); err != nil {
+	if err := recordedEvent(e.Event); err != nil {
 		return &VerifyError{Seq: e.Seq, Problem: err.Error()}
 	}
 	v.entries++
