@@ -56,7 +56,7 @@ func TestBackupUnit_RunsAgainstTheService(t *testing.T) {
 	if err := os.MkdirAll(backups, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stop := startPlainService(t, bin, root, data)
+	_, stop := startPlainService(t, bin, root, data)
 	defer stop()
 	paths := strings.NewReplacer("/usr/local/bin/botwarden", bin,
 		"/var/lib/botwarden-backups", backups, "/var/lib/botwarden", data)
@@ -81,9 +81,11 @@ func TestBackupUnit_RunsAgainstTheService(t *testing.T) {
 	}
 }
 
-// startPlainService starts `botwarden serve` on data with the demo policy
-// and waits until its admin endpoint is published.
-func startPlainService(t *testing.T, bin, root, data string) func() {
+// startPlainService starts `botwarden serve` on data with the demo policy,
+// waits until it answers /healthz and returns its base URL
+// and a stop that kills it (SIGKILL: callers that want a clean stop
+// signal it themselves).
+func startPlainService(t *testing.T, bin, root, data string) (string, func()) {
 	t.Helper()
 	port, err := freePort()
 	if err != nil {
@@ -91,7 +93,8 @@ func startPlainService(t *testing.T, bin, root, data string) func() {
 	}
 	cfg := filepath.Join(root, "config.yaml")
 	conf := "environment: dev\nlisten: {http: 127.0.0.1:" + strconv.Itoa(port) + ", admin: 127.0.0.1:0, playground: 127.0.0.1:0}\n" +
-		"policy_file: embedded:demo\nbots: [{id: alpha, group: majors, driver: sim}]\ndemo: {safety_feed: true}\n"
+		"policy_file: embedded:demo\nbots: [{id: alpha, group: majors, driver: sim}]\ndemo: {safety_feed: true}\n" +
+		"api: {rate_per_actor: 1000000, burst: 1000000}\n" // load tests: no 429s
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -113,18 +116,20 @@ func startPlainService(t *testing.T, bin, root, data string) func() {
 		<-exited
 		logs.Close()
 	}
-	if err := poll(ctx, "the admin endpoint", func() (bool, error) {
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	if err := poll(ctx, "GET /healthz", func() (bool, error) {
 		select {
 		case err := <-exited:
 			exited <- err
 			return false, fmt.Errorf("serve exited: %v", err)
 		default:
 		}
-		return fileExists(filepath.Join(data, "admin.url")), nil
+		_, err := get(base + "/healthz") // served once the admin endpoint is published
+		return err == nil, nil
 	}); err != nil {
 		stop()
 		tail, _ := os.ReadFile(logs.Name())
 		t.Fatalf("%v\n%s", err, lastLines(string(tail), 20))
 	}
-	return stop
+	return base, stop
 }
