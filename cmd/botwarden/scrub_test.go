@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/internal/api"
 	"github.com/botwarden/botwarden/internal/core"
@@ -53,5 +56,31 @@ func TestServe_TypedSecretsStayOutOfTheLedger(t *testing.T) {
 		if !bytes.Contains(exp, []byte(marker)) {
 			t.Errorf("the ledger lacks %s", marker)
 		}
+	}
+}
+
+// TestTypedText tells references from the secrets people paste into them.
+func TestTypedText(t *testing.T) {
+	secrets := &secretSet{}
+	secrets.add("a-known-driver-secret-value")
+	tt := newTypedText(secrets, zerolog.Nop())
+	for ref, secret := range map[string]bool{
+		"vault:bots/alpha/api_key":         false,
+		"vault:bots/alpha/token:v2":        false, // key: value shape, but a path
+		"configs/alpha@v12":                false,
+		"xoxb-123456789012-abcdefghijkl":   true,
+		"AKIAIOSFODNN7EXAMPLE":             true,
+		"a-known-driver-secret-value":      true,
+		"https://u:hunter2hunter2@vault/x": true,
+	} {
+		if got := tt.IsSecret(ref); got != secret {
+			t.Errorf("IsSecret(%q) = %v, want %v", ref, got, secret)
+		}
+	}
+	if got := tt.Redact("rotated, password=hunter22 was in chat"); strings.Contains(got, "hunter22") {
+		t.Errorf("Redact kept the password: %q", got)
+	}
+	if got := tt.Redact("market open"); got != "market open" {
+		t.Errorf("Redact changed plain text: %q", got)
 	}
 }

@@ -108,7 +108,7 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		Bundler:    bundler,
 		Logger:     svc.log.With().Str("component", "core").Logger(),
 		Registerer: svc.reg,
-		Redact:     typedTextRedactor(secrets, svc.log),
+		Scrubber:   newTypedText(secrets, svc.log),
 	})
 	if err != nil {
 		l.Close()
@@ -300,11 +300,13 @@ type killSwitchView struct{ e *core.Engine }
 
 func (v killSwitchView) KillSwitch() map[string]core.Level { return v.e.Snapshot().KillSwitch }
 
-// typedTextRedactor is the engine's Deps.Redact: what people type goes
-// through the support bundles' rules and the known secret values before
-// the ledger records it. A known value too short to match reliably is left
-// to the patterns alone (bundles refuse to build with it, and say so).
-func typedTextRedactor(secrets *secretSet, log zerolog.Logger) func(string) string {
+// typedText is the engine's Deps.Scrubber: what people type goes through
+// the support bundles' rules and the known secret values before the
+// ledger records it. A known value too short to match reliably is left to
+// the patterns alone (bundles refuse to build with it, and say so).
+type typedText struct{ red *redact.Redactor }
+
+func newTypedText(secrets *secretSet, log zerolog.Logger) typedText {
 	red, err := redact.New(secrets.values(), nil)
 	if err != nil {
 		log.Warn().Err(err).Msg("typed text is redacted by pattern only")
@@ -312,12 +314,29 @@ func typedTextRedactor(secrets *secretSet, log zerolog.Logger) func(string) stri
 			panic(err) // the built-in rules always compile
 		}
 	}
-	return func(s string) string {
-		if s == "" {
-			return s
-		}
-		return red.String(s, nil)
+	return typedText{red}
+}
+
+// Redact replaces every secret in s with its marker.
+func (t typedText) Redact(s string) string {
+	if s == "" {
+		return s
 	}
+	return t.red.String(s, nil)
+}
+
+// IsSecret reports whether a reference is a secret value: a known value or
+// a token or key shape. The secret_field rule (text like "token: v") is
+// left out: a reference such as vault:bots/alpha/token:v2 has that shape.
+func (t typedText) IsSecret(ref string) bool {
+	c := redact.Counts{}
+	t.red.String(ref, c)
+	for rule, n := range c {
+		if n > 0 && rule != redact.RuleSecretField {
+			return true
+		}
+	}
+	return false
 }
 
 // secretSet is every secret value the process has loaded: support bundles

@@ -66,10 +66,19 @@ type Deps struct {
 	Logger     zerolog.Logger        // default: disabled
 	Registerer prometheus.Registerer // default: metrics are not exported
 	NewID      func() string         // challenge ids; default: 128 random bits
-	// Redact replaces the secrets in a text (known secret values, token
-	// and key shapes) with markers. The engine runs it on what people
-	// type before anything is recorded (scrub); default: none.
-	Redact func(string) string
+	// Scrubber keeps secrets people paste by mistake out of the ledger
+	// (scrub); default: none.
+	Scrubber Scrubber
+}
+
+// Scrubber finds secrets in what people type. The service's is built on
+// the support bundles' redaction rules and its known secret values.
+type Scrubber interface {
+	// Redact returns text with every secret in it replaced by a marker.
+	Redact(text string) string
+	// IsSecret reports whether ref, given where a reference to a secret
+	// or a config belongs, is itself a secret value (a token, a key).
+	IsSecret(ref string) bool
 }
 
 // Engine is the control core. Safe for concurrent use.

@@ -12,11 +12,16 @@ import (
 	"github.com/botwarden/botwarden/internal/lifecycle"
 )
 
-// A stand-in for the service's redactor (bundle/redact): Slack-token
-// shapes become a marker.
+// slackScrubber stands in for the service's (bundle/redact): Slack-token
+// shapes are secrets.
+type slackScrubber struct{}
+
 var slackShape = regexp.MustCompile(`xoxb-[A-Za-z0-9-]{8,}`)
 
-func redactSlack(s string) string { return slackShape.ReplaceAllString(s, "[REDACTED:slack_token]") }
+func (slackScrubber) Redact(s string) string {
+	return slackShape.ReplaceAllString(s, "[REDACTED:slack_token]")
+}
+func (slackScrubber) IsSecret(s string) bool { return slackShape.MatchString(s) }
 
 const pasted = "xoxb-123456789012-abcdefghijkl"
 
@@ -25,7 +30,7 @@ const pasted = "xoxb-123456789012-abcdefghijkl"
 // one pasted as a reference makes the command malformed, so nothing of it
 // is recorded.
 func TestScrub_SecretsPastedByMistakeNeverReachTheLedger(t *testing.T) {
-	h := coretest.NewEngine(t, coretest.WithRedact(redactSlack))
+	h := coretest.NewEngine(t, coretest.WithScrubber(slackScrubber{}))
 	h.Healthy()
 	start := h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Live})
 	start.Reason = "opening, token " + pasted

@@ -75,31 +75,32 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) (Outcome, error) {
 	return e.execute(ctx, r, now), nil
 }
 
-// scrub keeps what people paste by mistake out of the ledger (Deps.Redact):
+// scrub keeps what people paste by mistake out of the ledger (Deps.Scrubber):
 // a command's reason is recorded with its secrets replaced by markers, and
-// a reference that holds a secret (a config_ref or secret_ref with a token
-// in it) makes the command malformed, so nothing of it is recorded.
+// a reference that is a secret (a token given as config_ref or secret_ref)
+// makes the command malformed, so nothing of it is recorded.
 func (e *Engine) scrub(cmd *Command) error {
-	if e.deps.Redact == nil {
+	sc := e.deps.Scrubber
+	if sc == nil {
 		return nil
 	}
 	for _, ref := range []struct{ name, value string }{
 		{"config_ref", cmd.Params.ConfigRef}, {"secret_ref", cmd.Params.SecretRef},
 	} {
-		if ref.value != "" && e.deps.Redact(ref.value) != ref.value {
+		if ref.value != "" && sc.IsSecret(ref.value) {
 			return fmt.Errorf("%w: params.%s looks like a secret value: give its reference, never the value", ErrInvalidCommand, ref.name)
 		}
 	}
-	cmd.Reason = e.deps.Redact(cmd.Reason)
+	cmd.Reason = sc.Redact(cmd.Reason)
 	return nil
 }
 
-// redacted is text people typed, with its secrets replaced (Deps.Redact).
+// redacted is text people typed, with its secrets replaced (Deps.Scrubber).
 func (e *Engine) redacted(s string) string {
-	if e.deps.Redact == nil {
+	if e.deps.Scrubber == nil {
 		return s
 	}
-	return e.deps.Redact(s)
+	return e.deps.Scrubber.Redact(s)
 }
 
 // unrecorded refuses a command whose intent the ledger cannot record:

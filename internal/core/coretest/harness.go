@@ -43,7 +43,7 @@ type Harness struct {
 	Deps     core.Deps
 	ids      atomic.Uint64
 	valid    *contracts.Validator
-	redact   func(string) string
+	scrubber core.Scrubber
 }
 
 // Option adjusts the harness before the engine is built.
@@ -61,8 +61,8 @@ func WithDriver(d *Driver) Option { return func(h *Harness) { h.Driver = d } }
 // WithPolicy replaces the demo policy.
 func WithPolicy(p *policy.Policy) Option { return func(h *Harness) { h.Config.Policy = p } }
 
-// WithRedact sets Deps.Redact.
-func WithRedact(f func(string) string) Option { return func(h *Harness) { h.redact = f } }
+// WithScrubber sets Deps.Scrubber.
+func WithScrubber(sc core.Scrubber) Option { return func(h *Harness) { h.scrubber = sc } }
 
 // WithoutBundler leaves the Bundler out (support bundles are then denied).
 func WithoutBundler() Option { return func(h *Harness) { h.Bundler = nil } }
@@ -91,7 +91,7 @@ func NewEngine(t testing.TB, opts ...Option) *Harness {
 		}
 	}
 	h.Deps = core.Deps{Auditor: h.Auditor, Actions: h.Actions, Bundler: h.Bundler, Clock: h.Clock,
-		Registerer: h.Registry, NewID: func() string { return fmt.Sprintf("ch-%d", h.ids.Add(1)) }, Redact: h.redact}
+		Registerer: h.Registry, NewID: func() string { return fmt.Sprintf("ch-%d", h.ids.Add(1)) }, Scrubber: h.scrubber}
 	if h.Actions == nil {
 		h.Deps.Actions = nil
 	}
