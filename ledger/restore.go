@@ -28,6 +28,13 @@ type RestoreReport struct {
 // restoreWindow is how many batches Restore keeps queued at once.
 const restoreWindow = 3
 
+// ExportPart is one export RestoreChain rebuilds a ledger from, with the
+// signed checkpoint exported with it.
+type ExportPart struct {
+	Export     io.ReadSeeker
+	Checkpoint []byte
+}
+
 // Restore rebuilds the ledger of data folder dir from a whole export (from
 // seq 1, as Export writes it) and the signed checkpoint exported with it:
 // the way back from a backup taken with Export while the service ran.
@@ -44,18 +51,22 @@ const restoreWindow = 3
 // origin as its name (NewKey), whose verifier key auditors then need for
 // the checkpoints signed after the restore. On failure Restore removes
 // what it created.
-func Restore(ctx context.Context, dir string, export io.ReadSeeker, checkpoint []byte, vkey string, opts Options) (rep RestoreReport, err error) {
+func Restore(ctx context.Context, dir string, export io.ReadSeeker, checkpoint []byte, vkey string, opts Options) (RestoreReport, error) {
+	return RestoreChain(ctx, dir, []ExportPart{{Export: export, Checkpoint: checkpoint}}, vkey, opts)
+}
+
+// RestoreChain is Restore from a chain of exports: a whole one, from seq
+// 1, then each starting right after the one before (incremental backups,
+// Export from the last backup's size + 1). Every export is verified
+// against its own checkpoint, and that checkpoint's history against the
+// one before it (VerifyExport's since), before anything is written; the
+// report covers the whole chain.
+func RestoreChain(ctx context.Context, dir string, parts []ExportPart, vkey string, opts Options) (rep RestoreReport, err error) {
 	if err := checkEmpty(dir); err != nil {
 		return rep, err
 	}
-	if rep.Export, err = VerifyExport(ctx, export, checkpoint, vkey, nil); err != nil {
-		return rep, fmt.Errorf("restore: the export does not verify: %w", err)
-	}
-	if rep.Export.From != 1 {
-		return rep, fmt.Errorf("restore: the export starts at seq %d: a restore needs the whole log, from seq 1", rep.Export.From)
-	}
-	if _, err := export.Seek(0, io.SeekStart); err != nil {
-		return rep, fmt.Errorf("restore: rewind the export: %w", err)
+	if rep.Export, err = verifyChain(ctx, parts, vkey); err != nil {
+		return rep, err
 	}
 	_, statErr := os.Stat(filepath.Join(dir, privateKeyFileName))
 	rep.NewKey = errors.Is(statErr, os.ErrNotExist)
@@ -79,8 +90,10 @@ func Restore(ctx context.Context, dir string, export io.ReadSeeker, checkpoint [
 		return rep, fmt.Errorf("restore: %s in %s is not the key that signed the checkpoint (%s, want %s)",
 			privateKeyFileName, dir, rep.VerifierKey, strings.TrimSpace(vkey))
 	}
-	if err := l.restoreEntries(ctx, export); err != nil {
-		return rep, fmt.Errorf("restore: %w", err)
+	for _, p := range parts {
+		if err := l.restoreEntries(ctx, p.Export); err != nil {
+			return rep, fmt.Errorf("restore: %w", err)
+		}
 	}
 	rep.Head = l.Head()
 	if cp := rep.Export.Checkpoint; rep.Head.Size != cp.Size || rep.Head.Root != cp.Root {
@@ -88,6 +101,36 @@ func Restore(ctx context.Context, dir string, export io.ReadSeeker, checkpoint [
 			ErrTampered, rep.Head.Size, rep.Head.Root, cp.Size, cp.Root)
 	}
 	return rep, nil
+}
+
+// verifyChain verifies every part and that they follow each other from
+// seq 1, rewinds each for the restore, and returns one report for all:
+// From 1, To and Checkpoint the last part's, counts summed.
+func verifyChain(ctx context.Context, parts []ExportPart, vkey string) (ExportReport, error) {
+	var all ExportReport
+	if len(parts) == 0 {
+		return all, errors.New("restore: no export given")
+	}
+	var since []byte
+	for i, p := range parts {
+		r, err := VerifyExport(ctx, p.Export, p.Checkpoint, vkey, since)
+		if err != nil {
+			return all, fmt.Errorf("restore: export %d of %d does not verify: %w", i+1, len(parts), err)
+		}
+		switch want := all.To + 1; {
+		case i == 0 && r.From != 1:
+			return all, fmt.Errorf("restore: the export starts at seq %d: a restore needs the whole log, from seq 1", r.From)
+		case r.From != want:
+			return all, fmt.Errorf("restore: export %d of %d starts at seq %d, want %d (right after the one before)", i+1, len(parts), r.From, want)
+		}
+		if _, err := p.Export.Seek(0, io.SeekStart); err != nil {
+			return all, fmt.Errorf("restore: rewind export %d: %w", i+1, err)
+		}
+		all.From, all.To, all.Checkpoint = 1, r.To, r.Checkpoint
+		all.Entries, all.Bytes, all.Duration = all.Entries+r.Entries, all.Bytes+r.Bytes, all.Duration+r.Duration
+		since = p.Checkpoint
+	}
+	return all, nil
 }
 
 // checkEmpty refuses a data folder that holds a ledger, or any part of one.

@@ -2,6 +2,7 @@ package ledgercli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -108,11 +109,21 @@ func proveCmd(data *string) *cobra.Command {
 
 func exportCmd(data *string) *cobra.Command {
 	var from, to uint64
-	var out string
+	var out, after string
 	c := &cobra.Command{
 		Use: "export", Short: "Export entries --from..--to as JSON Lines to --out, and the signed checkpoint to OUT.checkpoint", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if after != "" && cmd.Flags().Changed("from") {
+				return errors.New("--after and --from both say where to start: give one")
+			}
 			return withBackend(cmd, *data, func(b backend) error {
+				if after != "" {
+					next, err := afterCheckpoint(cmd, b, after)
+					if err != nil || next == 0 {
+						return err
+					}
+					from = next
+				}
 				if err := writeExport(cmd, b, out, from, to); err != nil {
 					return err
 				}
@@ -123,9 +134,36 @@ func exportCmd(data *string) *cobra.Command {
 	}
 	c.Flags().Uint64Var(&from, "from", 1, "first seq")
 	c.Flags().Uint64Var(&to, "to", 0, "last seq (default: head)")
+	c.Flags().StringVar(&after, "after", "", "start right after this ledger's checkpoint file (an incremental export after the previous backup's OUT.checkpoint)")
 	c.Flags().StringVar(&out, "out", "", "output file (required)")
 	c.MarkFlagRequired("out")
 	return c
+}
+
+// afterCheckpoint returns the seq after the checkpoint in file, which must
+// be one this ledger signed, or 0 (and says so) when nothing was appended
+// since: no export is then written.
+func afterCheckpoint(cmd *cobra.Command, b backend, file string) (uint64, error) {
+	h, err := b.head(cmd.Context())
+	if err != nil {
+		return 0, err
+	}
+	note, err := os.ReadFile(file)
+	if err != nil {
+		return 0, fmt.Errorf("--after: %w", err)
+	}
+	cp, err := ledger.OpenCheckpoint(note, h.Key)
+	if err != nil {
+		return 0, fmt.Errorf("--after %s: not a checkpoint of this ledger: %w", file, err)
+	}
+	switch {
+	case cp.Size > h.Size:
+		return 0, fmt.Errorf("--after %s: the checkpoint is at size %d but this ledger holds %d entries", file, cp.Size, h.Size)
+	case cp.Size == h.Size:
+		fmt.Fprintf(cmd.ErrOrStderr(), "nothing after seq %d: no export written\n", cp.Size)
+		return 0, nil
+	}
+	return cp.Size + 1, nil
 }
 
 // writeExport writes the export and its checkpoint beside their final
