@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/botwarden/botwarden/internal/core"
 )
 
 // sseBuffer is how many notices a slow SSE client may lag before the
@@ -61,11 +63,18 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, actor string) {
 	// EventSource, `ctl watch`) resumes from here and misses nothing.
 	fmt.Fprintf(w, "id: %d\n\n", sent)
 	fl.Flush()
+	secret, _ := bearer(r)
+	s.follow(ctx, w, fl, live, sent, secret)
+}
+
+// follow writes live notices after seq sent until the request ends, the
+// stream breaks or its token stops being valid.
+func (s *Server) follow(ctx context.Context, w io.Writer, fl http.Flusher, live <-chan core.Notice, sent uint64, secret string) {
 	ping := time.NewTicker(s.cfg.SSEPing)
 	defer ping.Stop()
 	recheck := time.NewTicker(s.cfg.TokenRecheck)
 	defer recheck.Stop()
-	secret, _ := bearer(r)
+	var err error
 	for {
 		select {
 		case <-ctx.Done():
