@@ -169,46 +169,7 @@ func removeRestored(dir string, newKey bool) {
 // batches, each entry with its recorded time, and checks every receipt
 // against the chain hash the export recorded.
 func (l *Log) restoreEntries(ctx context.Context, export io.Reader) error {
-	type batch struct {
-		p      *Pending
-		hashes [][32]byte
-	}
-	var window []batch
-	settle := func(b batch) error {
-		rs, err := b.p.Wait(ctx)
-		if err != nil {
-			return err
-		}
-		for i, r := range rs {
-			if r.Hash != b.hashes[i] {
-				return fmt.Errorf("%w: entry %d restored with chain hash %x, the export says %x", ErrTampered, r.Seq, r.Hash, b.hashes[i])
-			}
-		}
-		return nil
-	}
-	var (
-		events [][]byte
-		times  []time.Time
-		hashes [][32]byte
-		size   int
-	)
-	flush := func() error {
-		if len(events) == 0 {
-			return nil
-		}
-		p, err := l.queueAt(ctx, events, times)
-		if err != nil {
-			return err
-		}
-		window = append(window, batch{p, hashes})
-		events, times, hashes, size = nil, nil, nil, 0
-		if len(window) < restoreWindow {
-			return nil
-		}
-		b := window[0]
-		window = window[1:]
-		return settle(b)
-	}
+	r := &restorer{l: l}
 	br := bufio.NewReaderSize(export, MaxEventSize+1024)
 	var last time.Time
 	for {
@@ -230,20 +191,86 @@ func (l *Log) restoreEntries(ctx context.Context, export io.Reader) error {
 			return fmt.Errorf("%w: entry %d's time goes backwards", ErrTampered, e.Seq)
 		}
 		last = e.Time
-		if len(events) == l.opts.MaxBatch || size+len(e.Event) > MaxAppendBytes {
-			if err := flush(); err != nil {
-				return err
-			}
+		if err := r.add(ctx, e); err != nil {
+			return err
 		}
-		events, times, hashes = append(events, e.Event), append(times, e.Time), append(hashes, e.Hash)
-		size += len(e.Event)
 	}
-	if err := flush(); err != nil {
+	return r.finish(ctx)
+}
+
+// restorer batches restored entries into appends and keeps up to
+// restoreWindow of them in flight.
+type restorer struct {
+	l      *Log
+	events [][]byte
+	times  []time.Time
+	hashes [][32]byte
+	size   int
+	window []restoreBatch
+}
+
+// restoreBatch is one queued append and the chain hashes it must get.
+type restoreBatch struct {
+	p      *Pending
+	hashes [][32]byte
+}
+
+// add puts e in the current batch, queuing the batch first if e would not
+// fit.
+func (r *restorer) add(ctx context.Context, e Entry) error {
+	if len(r.events) == r.l.opts.MaxBatch || r.size+len(e.Event) > MaxAppendBytes {
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
+	}
+	r.events, r.times, r.hashes = append(r.events, e.Event), append(r.times, e.Time), append(r.hashes, e.Hash)
+	r.size += len(e.Event)
+	return nil
+}
+
+// flush queues the current batch, settling the oldest once the window is
+// full.
+func (r *restorer) flush(ctx context.Context) error {
+	if len(r.events) == 0 {
+		return nil
+	}
+	p, err := r.l.queueAt(ctx, r.events, r.times)
+	if err != nil {
 		return err
 	}
-	for _, b := range window {
-		if err := settle(b); err != nil {
+	r.window = append(r.window, restoreBatch{p, r.hashes})
+	r.events, r.times, r.hashes, r.size = nil, nil, nil, 0
+	if len(r.window) < restoreWindow {
+		return nil
+	}
+	b := r.window[0]
+	r.window = r.window[1:]
+	return b.settle(ctx)
+}
+
+// finish queues the last batch and settles every one still in flight.
+func (r *restorer) finish(ctx context.Context) error {
+	if err := r.flush(ctx); err != nil {
+		return err
+	}
+	for _, b := range r.window {
+		if err := b.settle(ctx); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// settle waits for b and checks each entry got the chain hash the export
+// recorded.
+func (b restoreBatch) settle(ctx context.Context) error {
+	rs, err := b.p.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	for i, r := range rs {
+		if r.Hash != b.hashes[i] {
+			return fmt.Errorf("%w: entry %d restored with chain hash %x, the export says %x", ErrTampered, r.Seq, r.Hash, b.hashes[i])
 		}
 	}
 	return nil
