@@ -49,8 +49,10 @@ type ExportPart struct {
 // (ledger.key, put back from where it is kept), that must be the key vkey
 // names; without one Restore creates a new key with the checkpoint's
 // origin as its name (NewKey), whose verifier key auditors then need for
-// the checkpoints signed after the restore. On failure Restore removes
-// what it created.
+// the checkpoints signed after the restore. Keep the original key only
+// when the export is the ledger's latest state: otherwise that key would
+// go on to sign a second history at sizes it already signed. On failure
+// Restore removes what it created.
 func Restore(ctx context.Context, dir string, export io.ReadSeeker, checkpoint []byte, vkey string, opts Options) (RestoreReport, error) {
 	return RestoreChain(ctx, dir, []ExportPart{{Export: export, Checkpoint: checkpoint}}, vkey, opts)
 }

@@ -27,8 +27,10 @@ checked against its recorded chain hash. The result is the same log,
 whose own export is byte for byte the original's.
 
 Put the original signing key (ledger.key, kept apart from backups of the
-export) in the folder first to keep signing with it; without one a new key
-is created and printed, and auditors need it for checkpoints signed after
+export) in the folder first to keep signing with it, but only when the
+export is the ledger's latest state: otherwise the same key would sign a
+second history at sizes it already signed. Without a key a new one is
+created and printed, and auditors need it for checkpoints signed after
 the restore.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,5 +74,6 @@ func printRestored(w io.Writer, dir string, rep ledger.RestoreReport, parts int)
 		fmt.Fprintf(w, "no signing key was in %s: a new one signs from now on; give auditors its verifier key:\n  %s\n", dir, rep.VerifierKey)
 	} else {
 		fmt.Fprintf(w, "signing with the original key %s\n", rep.VerifierKey)
+		fmt.Fprintf(w, "if the ledger had published checkpoints past seq %d, restore with a new key instead (docs/operations/README.md, Backup and restore)\n", rep.Head.Size)
 	}
 }
