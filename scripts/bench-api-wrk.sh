@@ -51,8 +51,9 @@ request = function()
   return wrk.format("POST", "/v1/commands", nil, '{"target":"alpha","op":"status"}')
 end
 done = function(summary, latency, requests)
-  io.write(string.format("status/s %.0f  p50 %.2f ms  p99 %.2f ms  errors %d\n",
-    summary.requests / summary.duration * 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+  io.write(string.format("status/s %.0f  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  errors %d\n",
+    summary.requests / summary.duration * 1e6, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency:percentile(99.9) / 1000,
     summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 EOF
