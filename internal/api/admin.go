@@ -52,7 +52,7 @@ func (a *TokenAdmin) now() time.Time {
 func (a *TokenAdmin) Create(ctx context.Context, req CreateRequest) (Created, error) {
 	ttl, err := token.ParseTTL(req.Expires)
 	if err != nil {
-		return Created{}, fmt.Errorf("%w: %v", errBody, err)
+		return Created{}, err
 	}
 	secret, rec, err := a.Store.New(req.Actor, ttl)
 	if err != nil {
@@ -139,7 +139,7 @@ func adminProblem(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, token.ErrNoToken):
 		p = newProblem(http.StatusNotFound, ReasonNotFound, err.Error())
-	case errors.Is(err, token.ErrActor), errors.Is(err, errBody):
+	case errors.Is(err, token.ErrActor), errors.Is(err, token.ErrTTL), errors.Is(err, errBody):
 		p = newProblem(http.StatusBadRequest, ReasonBadRequest, err.Error())
 	}
 	writeProblem(w, r, p)

@@ -31,6 +31,7 @@ var (
 	ErrExpired = errors.New("token expired")
 	ErrActor   = errors.New("invalid actor name")
 	ErrNoToken = errors.New("no such token id")
+	ErrTTL     = errors.New("invalid token lifetime")
 )
 
 // actorPattern is the contracts' actor pattern (command.schema.json).
@@ -237,22 +238,27 @@ func (s *Store) write(recs []Record) error {
 	return nil
 }
 
+// maxTTLDays bounds a token's lifetime (ten years): longer would overflow
+// time.Duration soon after, and no token should outlive its purpose.
+const maxTTLDays = 3650
+
 // ParseTTL reads a lifetime like "30d", "12h" or "90m"; "" and "0" mean no
-// expiry.
+// expiry. Anything else, or more than maxTTLDays, wraps ErrTTL.
 func ParseTTL(s string) (time.Duration, error) {
 	if s == "" || s == "0" {
 		return 0, nil
 	}
+	bad := fmt.Errorf("%w: expiry %q: want a number of days like 30d, or a duration like 12h, at most %dd", ErrTTL, s, maxTTLDays)
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		var days int
-		if _, err := fmt.Sscanf(n, "%d", &days); err != nil || days <= 0 || fmt.Sprint(days) != n {
-			return 0, fmt.Errorf("expiry %q: want a number of days like 30d, or a duration like 12h", s)
+		if _, err := fmt.Sscanf(n, "%d", &days); err != nil || days <= 0 || days > maxTTLDays || fmt.Sprint(days) != n {
+			return 0, bad
 		}
 		return time.Duration(days) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("expiry %q: want a number of days like 30d, or a duration like 12h", s)
+	if err != nil || d <= 0 || d > maxTTLDays*24*time.Hour {
+		return 0, bad
 	}
 	return d, nil
 }

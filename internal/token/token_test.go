@@ -138,9 +138,11 @@ func TestParseTTL(t *testing.T) {
 	}{
 		{"", 0, false}, {"0", 0, false}, {"30d", 30 * 24 * time.Hour, false}, {"12h", 12 * time.Hour, false},
 		{"-1h", 0, true}, {"d", 0, true}, {"0d", 0, true}, {"1.5d", 0, true}, {"x", 0, true}, {"+3d", 0, true},
+		{"3650d", 3650 * 24 * time.Hour, false}, {"3651d", 0, true}, {"200000d", 0, true}, // would overflow into the past
+		{"87600h", 87600 * time.Hour, false}, {"87601h", 0, true},
 	} {
 		got, err := ParseTTL(tc.in)
-		if (err != nil) != tc.err || got != tc.want {
+		if (err != nil) != tc.err || got != tc.want || (err != nil && !errors.Is(err, ErrTTL)) {
 			t.Errorf("ParseTTL(%q) = %v, %v; want %v, err %v", tc.in, got, err, tc.want, tc.err)
 		}
 	}
