@@ -198,6 +198,24 @@ func (c *Config) defaults() {
 	}
 }
 
+// checkLimits refuses numbers that would not mean what they say: a
+// negative reserve wraps around to an impossible one, a negative bundle
+// retention would prune every bundle, and a stop timeout under a second
+// would report every stop as stuck.
+func (c *Config) checkLimits() error {
+	switch {
+	case c.API.RatePerActor < 0 || c.API.Burst < 0 || c.API.MaxStreams < 0:
+		return fmt.Errorf("api: rate_per_actor %v, burst %d and max_streams %d must not be negative", c.API.RatePerActor, c.API.Burst, c.API.MaxStreams)
+	case c.LedgerReserveMB < 0:
+		return fmt.Errorf("ledger_reserve_mb %d must not be negative", c.LedgerReserveMB)
+	case time.Duration(c.StopTimeout) < time.Second:
+		return fmt.Errorf("stop_timeout %s: want at least 1s", time.Duration(c.StopTimeout))
+	case c.Bundles.Keep < 0 || c.Bundles.MaxAge < 0:
+		return fmt.Errorf("bundles: keep %d and max_age %s must not be negative", c.Bundles.Keep, time.Duration(c.Bundles.MaxAge))
+	}
+	return nil
+}
+
 func (c *Config) validate() error {
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -241,8 +259,8 @@ func (c *Config) validate() error {
 			return fmt.Errorf("bots[%d] %s: driver %q: want sim, exec or http", i, b.ID, b.Driver)
 		}
 	}
-	if c.API.RatePerActor < 0 || c.API.Burst < 0 || c.API.MaxStreams < 0 {
-		return fmt.Errorf("api: rate_per_actor %v, burst %d and max_streams %d must not be negative", c.API.RatePerActor, c.API.Burst, c.API.MaxStreams)
+	if err := c.checkLimits(); err != nil {
+		return err
 	}
 	if c.Environment == "prod" && c.Demo.SafetyFeed {
 		return errors.New("demo.safety_feed must not be enabled in prod: safety state comes from the safety system")

@@ -186,6 +186,11 @@ func TestServe_RefusesBadConfig(t *testing.T) {
 		{"bad duration", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\nstop_timeout: soon\n", "not a duration"},
 		{"negative api rate", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\napi: {rate_per_actor: -1}\n", "must not be negative"},
 		{"negative api streams", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\napi: {max_streams: -1}\n", "must not be negative"},
+		{"negative reserve", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\nledger_reserve_mb: -10\n", "ledger_reserve_mb -10 must not be negative"},
+		{"negative stop timeout", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\nstop_timeout: -5s\n", "want at least 1s"},
+		{"tiny stop timeout", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\nstop_timeout: 1ns\n", "want at least 1s"},
+		{"negative bundle keep", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\nbundles: {keep: -1}\n", "must not be negative"},
+		{"negative bundle age", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\nbundles: {max_age: -1h}\n", "must not be negative"},
 		{"bad log level", "environment: dev\npolicy_file: p\nbots: [{id: a, driver: sim}]\nlog_level: verbose\n", "log_level \"verbose\""},
 	}
 	for _, tc := range cases {
