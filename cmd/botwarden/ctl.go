@@ -248,8 +248,13 @@ func printOutcomeText(w io.Writer, o core.Outcome) {
 		if ch.Live {
 			live = " LIVE"
 		}
-		fmt.Fprintf(w, "  challenge %s%s: %d approval(s) by role %s before %s\n", ch.ID, live,
-			ch.Requires.Approvers, ch.Requires.Role, ch.ExpiresAt.Format("2006-01-02T15:04:05Z07:00"))
+		// The engine's detail already says who must approve by when.
+		if o.Detail == "" {
+			fmt.Fprintf(w, "  challenge %s%s: %d approval(s) by role %s before %s\n", ch.ID, live,
+				ch.Requires.Approvers, ch.Requires.Role, ch.ExpiresAt.Format("2006-01-02T15:04:05Z07:00"))
+		} else {
+			fmt.Fprintf(w, "  challenge %s%s\n", ch.ID, live)
+		}
 		fmt.Fprintf(w, "  an approver confirms with:\n    botwarden ctl confirm %s --target %s --reason '…'\n", ch.ID, ch.Requires.TypedTarget)
 	}
 }

@@ -48,6 +48,14 @@ func TestPrintOutcomeText(t *testing.T) {
 				"botwarden ctl confirm ch-1 --target beta --reason"},
 			not: []string{"892775692", " -> "},
 		},
+		{
+			name: "challenge with the engine's detail",
+			o: core.Outcome{Op: core.OpStart, Target: "beta", Status: core.StatusChallenged,
+				Detail: "dangerous op: 1 approval(s) by role approver needed before 2026-11-26T10:20:47Z",
+				Challenge: &core.Challenge{ID: "ch-1", Live: true, ExpiresAt: expires,
+					Requires: core.Requirements{Role: "approver", Approvers: 1, TypedTarget: "beta"}}},
+			want: []string{"approval(s) by role approver", "  challenge ch-1 LIVE\n", "botwarden ctl confirm ch-1 --target beta --reason"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
