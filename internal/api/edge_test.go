@@ -359,3 +359,44 @@ func TestAPI_EventStreamEndsWhenTokenRevoked(t *testing.T) {
 		}
 	}
 }
+
+// The service's starts and stops carry the whole policy (who holds which
+// role): a stream, which needs only the status permission, leaves them
+// out, as it leaves token events, even when it replays from seq 0.
+func TestAPI_EventsLeaveServiceRecordsInTheLedger(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	viewer := e.client(coretest.Viewer)
+	if _, err := viewer.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpStatus}, "svc-1"); err != nil {
+		t.Fatal(err)
+	}
+	var first []byte
+	if err := e.ledger.Scan(bg, 1, func(seq uint64, ev []byte) error {
+		if first == nil {
+			first = ev
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(first), `"event_type":"`+core.EvStarted+`"`) {
+		t.Fatalf("ledger seq 1 = %s, want the service's start", first)
+	}
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	done := errors.New("done")
+	var seen []string
+	_, err := viewer.Watch(ctx, 0, true, func(ev api.Event) error {
+		seen = append(seen, ev.Type)
+		if ev.Type == core.EvStarted || ev.Type == core.EvStopped || strings.Contains(string(ev.Data), `"policy"`) {
+			return fmt.Errorf("service record streamed to a viewer: %s %s", ev.Type, ev.Data)
+		}
+		if ev.Type == core.EvApplied && strings.Contains(string(ev.Data), `"command_id":"svc-1"`) {
+			return done
+		}
+		return nil
+	})
+	if !errors.Is(err, done) {
+		t.Fatalf("watch from 0: %v (saw %v)", err, seen)
+	}
+}

@@ -151,8 +151,12 @@ func (s *Server) replay(ctx context.Context, w io.Writer, after uint64) (uint64,
 }
 
 // streamed says whether an event type goes to /v1/events: everything the
-// core records. Token events stay in the ledger (auditors read them there).
-func streamed(typ string) bool { return typ != "" && !strings.HasPrefix(typ, "api.") }
+// core records but the service's own starts and stops. Those (which carry
+// the whole policy, who holds which role) and token events stay in the
+// ledger, for auditors: a stream needs only the status permission.
+func streamed(typ string) bool {
+	return typ != "" && !strings.HasPrefix(typ, "api.") && typ != core.EvStarted && typ != core.EvStopped
+}
 
 func eventType(ev []byte) string {
 	var h struct {

@@ -49,6 +49,12 @@ type Config struct {
 	DriverTimeout  time.Duration     // bound on each driver/action call (default 15s)
 	RunbookBaseURL string            // default DefaultRunbookBaseURL
 	Runbooks       map[string]string // reason code or condition -> URL, overrides the base
+	// Version is the service's version, recorded at each start and stop
+	// (default "unknown").
+	Version string
+	// ConfigDigest is "sha256:" and the hex SHA-256 of the service's
+	// configuration file, recorded at each start and stop (optional).
+	ConfigDigest string
 	// RecentOutcomes is how many command outcomes are kept whole in
 	// memory (default DefaultRecentOutcomes). Older ones are kept as the
 	// ledger seq that recorded them and read back when asked for, so a
@@ -124,6 +130,8 @@ type Engine struct {
 	subMu sync.Mutex
 	subs  map[int]*subscriber
 	subID int
+
+	start startRecord // this process's controlplane.started
 }
 
 type systemClock struct{}
@@ -137,10 +145,13 @@ func randomID() string {
 }
 
 // New builds the engine and rebuilds its state by replaying every event
-// through Auditor.Replay. Challenges found expired are expired (and
-// audited); commands whose result was never recorded are recorded as
-// failed with reason interrupted; bots never seen are initialised
-// (CREATED->IDLE, audited).
+// through Auditor.Replay, then records controlplane.started (the version
+// and the policy in force; see ServiceInfo) before anything else. If the
+// ledger refuses it, New still succeeds, so that safety-increasing ops
+// can run unaudited, and every later record first retries it. Challenges
+// found expired are expired (and audited); commands whose result was
+// never recorded are recorded as failed with reason interrupted; bots
+// never seen are initialised (CREATED->IDLE, audited).
 func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if err := checkConfig(&cfg, &deps); err != nil {
 		return nil, err
@@ -164,6 +175,14 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	whole, retired := e.state().idx.outcomes.sizes()
 	e.log.Info().Uint64("seq", e.state().seq).Dur("took", time.Since(start)).
 		Int("outcomes_whole", whole).Int("outcomes_retired", retired).Msg("state rebuilt from the ledger")
+	e.start.ev = e.startEvent()
+	e.start.pending.Store(true)
+	if err := e.recordStart(ctx); err != nil {
+		// Not fatal: stop, pause, quarantine and kill-switch tightening
+		// must still run. Nothing else is recorded (so nothing else runs)
+		// before the start is (recordAll).
+		e.log.Error().Err(err).Msg("controlplane.started not recorded; it is retried before anything else is recorded")
+	}
 	if err := e.recover(ctx); err != nil {
 		return nil, err
 	}
@@ -188,6 +207,9 @@ func checkConfig(cfg *Config, deps *Deps) error {
 			return fmt.Errorf("%w: bot %q: bad group %q", ErrConfig, b.ID, b.Group)
 		}
 		seen[b.ID] = true
+	}
+	if cfg.Version == "" {
+		cfg.Version = "unknown"
 	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 30 * time.Second
@@ -243,6 +265,14 @@ func (e *Engine) record(ctx context.Context, ev *Event) (uint64, error) {
 // one group commit), applies them to the state in order and returns
 // their seqs.
 func (e *Engine) recordAll(ctx context.Context, evs ...*Event) ([]uint64, error) {
+	if err := e.recordStart(ctx); err != nil {
+		return nil, fmt.Errorf("record %s: %w", evs[len(evs)-1].Type, err)
+	}
+	return e.write(ctx, evs...)
+}
+
+// write is recordAll without this process's start record first.
+func (e *Engine) write(ctx context.Context, evs ...*Event) ([]uint64, error) {
 	raws := make([][]byte, len(evs))
 	for i, ev := range evs {
 		ev.SchemaVersion = SchemaVersion

@@ -28,6 +28,8 @@ const (
 	EvOverrideExpired = "gate.override.expired"
 	EvMonitoring      = "monitoring.disabled"
 	EvKillSwitch      = "execution.killswitch.set"
+	EvStarted         = "controlplane.started"
+	EvStopped         = "controlplane.stopped"
 )
 
 // SystemActor is the actor of the control plane's own acts (expiry,
@@ -80,6 +82,7 @@ type Event struct {
 	Override            *OverrideSet    `json:"override,omitempty"`
 	Until               string          `json:"until,omitempty"`
 	Bundle              *BundleRef      `json:"bundle,omitempty"`
+	Service             *ServiceInfo    `json:"service,omitempty"`
 }
 
 // SafetyChange is the payload of safety.transition.

@@ -67,6 +67,7 @@ type state struct {
 	gates      map[gateKey]*gateEntry
 	safety     safetyEntry
 	challenges map[string]*Challenge // open ones only
+	service    serviceRun
 	idx        *index
 }
 
@@ -204,6 +205,8 @@ func (s *state) apply(seq uint64, ev *Event) *state {
 		n.applySafety(ev)
 	case EvGate:
 		n.applyGate(ev)
+	case EvStarted, EvStopped:
+		n.applyService(ev)
 	}
 	return n
 }

@@ -28,6 +28,9 @@ import (
 // applied under its bot's lock only if the bot is not busy with a command
 // and its state did not change meanwhile.
 func (e *Engine) Tick(ctx context.Context) {
+	// A start the ledger refused is recorded as soon as it can be, even
+	// if nothing else is to be recorded.
+	_ = e.recordStart(ctx)
 	if e.fleetWorkDue(e.now()) {
 		e.lk.fleet.Lock()
 		now := e.now()

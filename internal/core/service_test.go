@@ -1,0 +1,116 @@
+package core_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/botwarden/botwarden/internal/core"
+	"github.com/botwarden/botwarden/internal/core/coretest"
+	"github.com/botwarden/botwarden/internal/lifecycle"
+	"github.com/botwarden/botwarden/internal/policy"
+)
+
+// starts returns the recorded controlplane.started events, in order.
+func starts(t *testing.T, h *coretest.Harness) []core.ServiceInfo {
+	t.Helper()
+	var out []core.ServiceInfo
+	for _, ev := range h.EventsOf(core.EvStarted) {
+		if ev.Service == nil || ev.Target != "global" || ev.Actor != core.SystemActor {
+			t.Fatalf("start event %+v", ev)
+		}
+		out = append(out, *ev.Service)
+	}
+	return out
+}
+
+// Every start records the version and the policy in force, first; the
+// whole policy only when it changed; and how the previous run ended.
+func TestStart_RecordsPolicyInForce(t *testing.T) {
+	version := func(v string) coretest.Option {
+		return coretest.WithConfig(func(c *core.Config) { c.Version, c.ConfigDigest = v, "sha256:"+sha64 })
+	}
+	h := coretest.NewEngine(t, version("v1"))
+	if evs := h.Events(); evs[0].Type != core.EvStarted {
+		t.Fatalf("first event %s, want %s before the bots' initialisation", evs[0].Type, core.EvStarted)
+	}
+	doc, demoDigest := policy.Demo().Canonical()
+	s := starts(t, h)
+	if len(s) != 1 || s[0].Version != "v1" || s[0].PolicyDigest != demoDigest || string(s[0].Policy) != string(doc) ||
+		s[0].PreviousRun != "" || s[0].PreviousPolicyDigest != "" || s[0].ConfigDigest != "sha256:"+sha64 {
+		t.Fatalf("first start %+v", s)
+	}
+
+	// A clean stop, then the same policy: named by its digest only.
+	if err := h.Engine.RecordStop(t.Context(), "shutdown: signal"); err != nil {
+		t.Fatal(err)
+	}
+	h2 := h.Restart()
+	s = starts(t, h2)
+	if len(s) != 2 || s[1].PreviousRun != "stopped" || s[1].Policy != nil || s[1].PolicyDigest != demoDigest {
+		t.Fatalf("second start %+v", s[1])
+	}
+
+	// No stop recorded (a crash), then a policy that makes the operator an
+	// approver: recorded whole, with the digest it replaces.
+	grant := mustPolicy(t, selfApprovePolicy)
+	h2.Restart() // records its start, then "crashes": no stop recorded
+	h4 := coretest.NewEngine(t, coretest.WithAuditor(h.Auditor), coretest.WithPolicy(grant), version("v2"))
+	s = starts(t, h4)
+	last := s[len(s)-1]
+	_, grantDigest := grant.Canonical()
+	if len(s) != 4 || last.PreviousRun != "unclean" || last.Version != "v2" || last.PolicyDigest != grantDigest ||
+		last.PreviousPolicyDigest != demoDigest || last.Policy == nil {
+		t.Fatalf("start after a crash with a new policy %+v", last)
+	}
+	var d policy.Document
+	if err := json.Unmarshal(last.Policy, &d); err != nil {
+		t.Fatal(err)
+	}
+	if roles := d.Actors["U0BOTH"]; len(roles) != 2 {
+		t.Fatalf("recorded policy gives U0BOTH %v, want operator and approver", roles)
+	}
+	stops := h4.EventsOf(core.EvStopped)
+	if len(stops) != 1 || stops[0].Detail != "shutdown: signal" || stops[0].Service.Version != "v1" {
+		t.Fatalf("stops %+v", stops)
+	}
+	h4.ValidateEvents()
+}
+
+const sha64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// A start the ledger refuses does not stop the service: a stop still
+// runs (unaudited), nothing else runs, and the start is recorded before
+// anything else once the ledger takes appends again.
+func TestStart_RefusedThenRecordedFirst(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusApplied {
+		t.Fatalf("paper start %+v", o)
+	}
+	h.Auditor.SetFailing(true)
+	h2 := h.Restart()
+	if _, _, ok := h2.Engine.Started(); ok {
+		t.Fatal("Started reports a start the ledger refused")
+	}
+	if o := h2.Submit(h2.Cmd(coretest.Operator, "beta", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusDenied || o.Reason != core.ReasonLedgerUnavailable {
+		t.Fatalf("start without a ledger %+v, want denied ledger_unavailable", o)
+	}
+	if o := h2.Submit(h2.Cmd(coretest.Operator, "alpha", core.OpStop, core.Params{})); o.Status != core.StatusApplied {
+		t.Fatalf("stop without a ledger %+v, want applied (unaudited)", o)
+	}
+	n := h2.Auditor.Len()
+	h2.Auditor.SetFailing(false)
+	h2.Engine.Tick(t.Context())
+	evs := h2.Events()
+	if len(evs) <= n || evs[n].Type != core.EvStarted {
+		t.Fatalf("after the ledger came back, event %d is not the start: %+v", n+1, evs[n:])
+	}
+	seq, ev, ok := h2.Engine.Started()
+	if !ok || seq != uint64(n+1) || ev.Service == nil || ev.Service.PreviousRun != "unclean" {
+		t.Fatalf("Started() = %d %+v %v", seq, ev, ok)
+	}
+	if got := len(starts(t, h2)); got != 2 {
+		t.Fatalf("%d starts recorded, want 2 (the refused one once)", got)
+	}
+	h2.ValidateEvents()
+}
