@@ -10,6 +10,7 @@ import (
 
 	"github.com/botwarden/botwarden/chatops/fakeslack"
 	"github.com/botwarden/botwarden/internal/core"
+	"github.com/botwarden/botwarden/internal/policy"
 )
 
 func TestFlow_LiveStartChallengeModalConfirm(t *testing.T) {
@@ -359,5 +360,35 @@ func TestStatus_RecordedLikeTheAPI(t *testing.T) {
 	}
 	if _, ru := h.command("U0NOBODY", "C0OPS", "status alpha"); strings.Contains(response(ru), "Fleet") {
 		t.Errorf("a user without a role saw the fleet during the outage: %s", response(ru))
+	}
+}
+
+// Every start of the service is posted to the audit channel once: its
+// version and policy, and, after a restart that recorded no stop, that
+// the previous run ended uncleanly.
+func TestAudit_StartsPosted(t *testing.T) {
+	h := newHarness(t, nil)
+	starts := func() []string {
+		var out []string
+		for _, m := range h.slack.Messages("C0AUDIT") {
+			if strings.Contains(m.Text, core.EvStarted) {
+				out = append(out, m.Text)
+			}
+		}
+		return out
+	}
+	_, digest := policy.Demo().Canonical()
+	h.waitFor("the start's post", func() bool { return len(starts()) == 1 })
+	if s := starts()[0]; !strings.Contains(s, "policy `"+digest[:len("sha256:")+12]+"`") || strings.Contains(s, "uncleanly") {
+		t.Fatalf("start post %q", s)
+	}
+	h.restart() // the first engine recorded no stop: an unclean end
+	h.waitFor("the second start's post", func() bool { return len(starts()) == 2 })
+	if s := starts()[1]; !strings.Contains(s, "*the previous run ended uncleanly*") {
+		t.Fatalf("second start post %q", s)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(starts()); n != 2 {
+		t.Fatalf("%d start posts, want 2 (one per start)", n)
 	}
 }

@@ -39,7 +39,11 @@ func (a *Adapter) Run(ctx context.Context) error {
 		if err := a.Restore(ctx); err != nil {
 			a.log.Warn().Err(err).Msg("restore from slack incomplete; older messages may not be updated")
 		}
+		announced := a.announceStart(ctx)
 		for n := range queue {
+			if n.EventType == core.EvStarted && n.Seq == announced {
+				continue
+			}
 			a.handleNotice(ctx, n)
 		}
 	}()
@@ -96,6 +100,20 @@ func (a *Adapter) handleNotice(ctx context.Context, n core.Notice) {
 	}
 }
 
+// announceStart posts the service's start to the audit channel, if the
+// ledger recorded it before Run subscribed (as it does unless the ledger
+// refused it), and returns its seq (0 if not posted): a start recorded
+// later arrives as a notice like any event. Every start is posted, so the
+// channel shows restarts, unclean ends and policy changes.
+func (a *Adapter) announceStart(ctx context.Context) uint64 {
+	seq, ev, ok := a.core.Started()
+	if !ok || a.cfg.AuditChannel == "" {
+		return 0
+	}
+	a.postAudit(ctx, seq, ev)
+	return seq
+}
+
 // quietStatus reports an event of a status that was not refused (its
 // request, its answer, a suppressed duplicate): it changed nothing that
 // Slack shows, and it is not mirrored to the audit channel (the ledger has
@@ -121,6 +139,7 @@ var notable = map[string]bool{
 	core.EvApplied: true, core.EvDenied: true, core.EvFailed: true, core.EvChallenge: true, core.EvConfirm: true,
 	core.EvReject: true, core.EvTransition: true, core.EvStuck: true, core.EvBundle: true, core.EvSafety: true,
 	core.EvGate: true, core.EvOverride: true, core.EvOverrideExpired: true, core.EvMonitoring: true, core.EvKillSwitch: true,
+	core.EvStarted: true, core.EvStopped: true,
 }
 
 // auditThreads maps a command id to the audit-channel message that
@@ -204,6 +223,9 @@ func auditLine(seq uint64, ev core.Event) string {
 	if ev.KillSwitch != nil {
 		parts = append(parts, fmt.Sprintf("kill-switch `%s` %s → *%s*", esc(ev.KillSwitch.Scope), ev.KillSwitch.Previous, ev.KillSwitch.Level))
 	}
+	if s := ev.Service; s != nil {
+		parts = append(parts, serviceParts(s)...)
+	}
 	if ev.Outcome != "" {
 		parts = append(parts, "outcome *"+esc(ev.Outcome)+"*")
 	}
@@ -214,6 +236,31 @@ func auditLine(seq uint64, ev core.Event) string {
 		parts = append(parts, "challenge `"+esc(ev.ChallengeID)+"`")
 	}
 	return strings.Join(parts, " · ")
+}
+
+// serviceParts renders a start or stop: the version, the policy (and its
+// change, which is worth a look: it says who may do what), and an unclean
+// end of the run before.
+func serviceParts(s *core.ServiceInfo) []string {
+	parts := []string{"`" + esc(s.Version) + "`"}
+	if s.PreviousPolicyDigest != "" {
+		parts = append(parts, fmt.Sprintf("*policy changed* `%s` → `%s` (the new policy is recorded whole in this entry)",
+			shortDigest(s.PreviousPolicyDigest), shortDigest(s.PolicyDigest)))
+	} else {
+		parts = append(parts, "policy `"+shortDigest(s.PolicyDigest)+"`")
+	}
+	if s.PreviousRun == "unclean" {
+		parts = append(parts, "*the previous run ended uncleanly* (no stop recorded)")
+	}
+	return parts
+}
+
+// shortDigest is "sha256:" and the first 12 hex digits of a digest.
+func shortDigest(d string) string {
+	if len(d) > len("sha256:")+12 {
+		return esc(d[:len("sha256:")+12])
+	}
+	return esc(d)
 }
 
 // uploadBundle uploads a support bundle to the channel its command came

@@ -22,6 +22,9 @@ type Core interface {
 	Challenge(id string) (core.Challenge, bool)
 	Subscribe(buf int) (<-chan core.Notice, func())
 	Environment() string
+	// Started returns the service's controlplane.started event, once
+	// recorded.
+	Started() (seq uint64, ev core.Event, ok bool)
 }
 
 // LedgerHead is the ledger's current size and root, with its signed
