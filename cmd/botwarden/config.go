@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -50,6 +52,9 @@ type Config struct {
 
 	// dir is the folder relative paths in the file are resolved against.
 	dir string
+	// digest is "sha256:" and the hex SHA-256 of the file's bytes, which
+	// every start records in the ledger.
+	digest string
 }
 
 // APIConfig tunes the operator API's per-actor rate limit (429 with
@@ -142,7 +147,8 @@ func loadConfig(path string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	cfg.dir = dir
+	sum := sha256.Sum256(data)
+	cfg.dir, cfg.digest = dir, "sha256:"+hex.EncodeToString(sum[:])
 	return cfg, nil
 }
 

@@ -37,7 +37,7 @@ func newRootCmd() *cobra.Command {
 		Version:       buildVersion(), // --version, as `botwarden version`
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newServeCmd(), newLedgerCmd(), newBundleCmd(), newVersionCmd(), newCtlCmd(), newTokenCmd())
+	root.AddCommand(newServeCmd(), newLedgerCmd(), newBundleCmd(), newVersionCmd(), newCtlCmd(), newTokenCmd(), newCheckCmd())
 	return root
 }
 

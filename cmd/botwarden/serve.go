@@ -172,6 +172,15 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
+	// Last before the ledger closes: the next start reads this run as
+	// ended cleanly.
+	why := "shutdown requested"
+	if serveErr != nil {
+		why = "shutdown after a listener failed: " + serveErr.Error()
+	}
+	if err := svc.engine.RecordStop(shut, why); err != nil {
+		svc.log.Error().Err(err).Msg("controlplane.stopped not recorded; the next start will read this run as an unclean end")
+	}
 	return serveErr
 }
 

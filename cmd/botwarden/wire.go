@@ -102,6 +102,8 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		Policy:         pol,
 		StopTimeout:    time.Duration(cfg.StopTimeout),
 		RunbookBaseURL: cfg.Runbooks,
+		Version:        buildVersion(),
+		ConfigDigest:   cfg.digest,
 	}, core.Deps{
 		Auditor:    svc.audit,
 		Actions:    actions,

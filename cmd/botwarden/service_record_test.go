@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/botwarden/botwarden/internal/core"
+	"github.com/botwarden/botwarden/internal/policy"
+)
+
+// exportedEvents exports dir's ledger offline and returns its events.
+func exportedEvents(t *testing.T, dir string) []core.Event {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "ledger.jsonl")
+	if msg, code := runCLI(t, "ledger", "export", "--data", dir, "--out", out); code != 0 {
+		t.Fatalf("export: %s", msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []core.Event
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Event core.Event `json:"event"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, line.Event)
+	}
+	return evs
+}
+
+// The real service records each start with its version, config and the
+// policy in force, and each clean stop; a policy edited between two runs
+// is recorded whole, with the digest it replaced, so an auditor sees who
+// was made an approver and when.
+func TestServe_RecordsStartsStopsAndPolicyChanges(t *testing.T) {
+	dir := t.TempDir()
+	_, stop := startServe(t, dir, nil)
+	stop()
+
+	// The same demo policy, but the operator is an approver too.
+	pol := strings.Replace(string(policy.DemoSource()), "U0OPERATOR: [operator]", "U0OPERATOR: [operator, approver]", 1)
+	polFile := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(polFile, []byte(pol), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stop = startServeWith(t, dir, nil, func(c *Config) { c.PolicyFile = polFile })
+	stop()
+
+	var started, stopped []core.Event
+	for _, ev := range exportedEvents(t, dir) {
+		switch ev.Type {
+		case core.EvStarted:
+			started = append(started, ev)
+		case core.EvStopped:
+			stopped = append(stopped, ev)
+		}
+	}
+	if len(started) != 2 || len(stopped) != 2 {
+		t.Fatalf("%d starts and %d stops recorded, want 2 and 2", len(started), len(stopped))
+	}
+	sum := sha256.Sum256(demoConfig)
+	_, demoDigest := policy.Demo().Canonical()
+	first, second := started[0].Service, started[1].Service
+	if first.Version != buildVersion() || first.ConfigDigest != "sha256:"+hex.EncodeToString(sum[:]) ||
+		first.PolicyDigest != demoDigest || first.Policy == nil || first.PreviousRun != "" {
+		t.Fatalf("first start %+v", first)
+	}
+	if second.PreviousRun != "stopped" || second.PreviousPolicyDigest != demoDigest || second.PolicyDigest == demoDigest {
+		t.Fatalf("second start %+v", second)
+	}
+	var doc policy.Document
+	if err := json.Unmarshal(second.Policy, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(doc.Actors["U0OPERATOR"], ","); got != "approver,operator" {
+		t.Fatalf("recorded policy gives U0OPERATOR %q", got)
+	}
+	if stopped[0].Detail != "shutdown requested" {
+		t.Fatalf("stop detail %q", stopped[0].Detail)
+	}
+}
