@@ -1,10 +1,12 @@
 package operations
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -94,7 +96,46 @@ func TestService_KilledUnderLoadKeepsEveryAnsweredCommand(t *testing.T) {
 	if out, err := exec.Command(bin, "ledger", "verify", "--data", data).Output(); err != nil || !strings.HasPrefix(string(out), "ok:") {
 		t.Fatalf("ledger verify after the crash: %v\n%s", err, out)
 	}
+	// The restart says the run before it ended without recording its stop.
+	exp := filepath.Join(root, "ledger.jsonl")
+	if out, err := exec.Command(bin, "ledger", "export", "--data", data, "--out", exp).CombinedOutput(); err != nil {
+		t.Fatalf("ledger export: %v\n%s", err, out)
+	}
+	if got := lastStart(t, exp); got != "unclean" {
+		t.Fatalf("the restart after SIGKILL recorded previous_run %q, want unclean", got)
+	}
 	t.Logf("%d commands sent, %d answered applied before the SIGKILL; all kept", len(sent), applied)
+}
+
+// lastStart returns previous_run of the last controlplane.started in an
+// export.
+func lastStart(t *testing.T, export string) string {
+	t.Helper()
+	b, err := os.ReadFile(export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, starts := "", 0
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var e struct {
+			Event struct {
+				Type    string `json:"event_type"`
+				Service struct {
+					PreviousRun string `json:"previous_run"`
+				} `json:"service"`
+			} `json:"event"`
+		}
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Event.Type == "controlplane.started" {
+			run, starts = e.Event.Service.PreviousRun, starts+1
+		}
+	}
+	if starts != 2 {
+		t.Fatalf("%d starts recorded, want 2", starts)
+	}
+	return run
 }
 
 type statusOutcome struct {

@@ -2,6 +2,7 @@ package operations
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -100,6 +101,7 @@ type serviceRun struct {
 	metrics map[string]bool // sample names on /metrics (histograms: _bucket, _sum, _count)
 	health  map[string]any  // /healthz
 	exit    error           // how serve ended on SIGTERM
+	last    []byte          // the last ledger entry after the stop (export line)
 }
 
 // service starts the real service once, drives one dangerous command
@@ -158,6 +160,19 @@ func runService(bin, root string) (*serviceRun, error) {
 		return nil, fmt.Errorf("%w\nserve output:\n%s", err, lastLines(string(tail), 40))
 	}
 	run.exit = exit
+	exp := filepath.Join(dir, "ledger.jsonl")
+	if out, err := exec.Command(bin, "ledger", "export", "--data", filepath.Join(dir, "data"), "--out", exp).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("ledger export after the stop: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(exp)
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		if bytes.Contains(line, []byte(`"event":`)) { // not the export's trailer
+			run.last = line
+		}
+	}
 	return run, nil
 }
 
@@ -397,5 +412,19 @@ func TestService_StampedVersionAndCleanStop(t *testing.T) {
 		} else {
 			t.Errorf("serve: %v", run.exit)
 		}
+	}
+	// A clean stop is recorded last, with the version that stopped, so the
+	// next start reads this run as ended cleanly.
+	var e struct {
+		Event struct {
+			Type    string `json:"event_type"`
+			Service struct {
+				Version string `json:"version"`
+			} `json:"service"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(run.last, &e); err != nil || e.Event.Type != "controlplane.stopped" ||
+		!strings.HasPrefix(e.Event.Service.Version, "botwarden "+testVersion) {
+		t.Errorf("last ledger entry after SIGTERM: %s (%v), want controlplane.stopped by this version", run.last, err)
 	}
 }
