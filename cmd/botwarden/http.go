@@ -42,9 +42,13 @@ func (s *service) adminHandler() http.Handler {
 	return mux
 }
 
+// healthz says the process serves, and what it runs: the version and the
+// digests of its config and policy (the ones its start recorded in the
+// ledger), so a deploy can be checked against `botwarden check`.
 func (s *service) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status": "ok", "version": buildVersion(), "environment": s.cfg.Environment,
+		"policy_digest": s.policyDigest, "config_digest": s.cfg.digest,
 	})
 }
 

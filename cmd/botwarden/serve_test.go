@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/botwarden/botwarden/internal/policy"
 	"github.com/botwarden/botwarden/ledger"
 	"github.com/botwarden/botwarden/ledger/ledgercli"
 )
@@ -93,7 +96,10 @@ func TestServe_DemoStartsHealthyAndStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	addr, stop := startServe(t, dir, nil)
 
-	if code, v := getJSON(t, "http://"+addr+"/healthz"); code != 200 || v["environment"] != "dev" {
+	_, demoPolicy := policy.Demo().Canonical()
+	sum := sha256.Sum256(demoConfig)
+	if code, v := getJSON(t, "http://"+addr+"/healthz"); code != 200 || v["environment"] != "dev" ||
+		v["policy_digest"] != demoPolicy || v["config_digest"] != "sha256:"+hex.EncodeToString(sum[:]) {
 		t.Fatalf("healthz = %d %v", code, v)
 	}
 	if code, v := getJSON(t, "http://"+addr+"/readyz"); code != 200 || v["ready"] != true {

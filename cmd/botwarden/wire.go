@@ -44,6 +44,9 @@ type service struct {
 	secrets *secretSet
 	tokens  *token.Store // operator API tokens
 	api     *api.Server
+	// policyDigest is the policy's digest (policy.Policy.Canonical), as
+	// every start records it and /healthz shows it.
+	policyDigest string
 }
 
 // build opens the ledger, replays it into the engine and builds every
@@ -59,6 +62,7 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	_, svc.policyDigest = pol.Canonical()
 	slackCfg := slackConfig(cfg, env.getenv)
 	secrets.add(string(slackCfg.BotToken), string(slackCfg.AppToken), string(slackCfg.SigningSecret))
 	pushToken := env.getenv(cfg.Safety.PushTokenEnv)
