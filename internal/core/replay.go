@@ -31,7 +31,8 @@ func (e *Engine) replay(ctx context.Context) error {
 
 // recover settles what the replay found unfinished: commands interrupted
 // between intent and result, challenges that expired while the service
-// was down, and bots never initialised. New runs it before the engine is
+// was down or were issued under another policy, and bots never
+// initialised. New runs it before the engine is
 // shared.
 func (e *Engine) recover(ctx context.Context) error {
 	st := e.state()
@@ -51,11 +52,19 @@ func (e *Engine) recover(ctx context.Context) error {
 		}
 	}
 	now := e.now()
+	policyChanged := e.policyChanged()
 	for _, ch := range e.state().openChallenges() {
-		if now.After(ch.ExpiresAt) {
-			if o := e.expire(ctx, ch); o.Seq == 0 {
-				return fmt.Errorf("record expiry of %s: %w", ch.ID, ErrAuditUnavailable)
-			}
+		var o Outcome
+		switch {
+		case now.After(ch.ExpiresAt):
+			o = e.expire(ctx, ch)
+		case policyChanged != "":
+			o = e.supersede(ctx, ch, SystemActor, policyChanged)
+		default:
+			continue
+		}
+		if o.Seq == 0 {
+			return fmt.Errorf("record the end of %s: %w", ch.ID, ErrAuditUnavailable)
 		}
 	}
 	for _, b := range e.state().bots {

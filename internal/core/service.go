@@ -74,6 +74,22 @@ func (e *Engine) startEvent() *Event {
 	return ev
 }
 
+// policyChanged says why challenges still open at start must not be
+// confirmed under this run's policy ("" when they may): their approvers,
+// number of approvals and second-person rule were fixed under the policy
+// in force when they were issued, which is another one, or unknown (no
+// start recorded since they were).
+func (e *Engine) policyChanged() string {
+	info := e.start.ev.Service
+	switch {
+	case info.PreviousPolicyDigest != "":
+		return fmt.Sprintf("the policy changed since it was issued (%s -> %s)", info.PreviousPolicyDigest, info.PolicyDigest)
+	case info.Policy != nil:
+		return "the policy it was issued under is not recorded (no start recorded since), so it may have changed"
+	}
+	return ""
+}
+
 // recordStart records controlplane.started now, if it is still pending.
 // Every record calls it first, so this process's start precedes every
 // event it records; an error means the start, and so the caller's events,

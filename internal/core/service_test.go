@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/botwarden/botwarden/internal/core"
@@ -113,4 +114,63 @@ func TestStart_RefusedThenRecordedFirst(t *testing.T) {
 		t.Fatalf("%d starts recorded, want 2 (the refused one once)", got)
 	}
 	h2.ValidateEvents()
+}
+
+// A challenge's approvers, approvals and second-person rule were fixed by
+// the policy in force when it was issued. After a restart under another
+// policy (or one whose earlier policy is unknown: a ledger from before
+// starts were recorded), it is superseded, recorded, and cannot be
+// confirmed; under the same policy it stays open (TestChallenge_OpenSurvivesRestart).
+func TestStart_PolicyChangeSupersedesOpenChallenges(t *testing.T) {
+	// The demo policy with data ops needing one approver, not two.
+	looser := mustPolicy(t, strings.Replace(string(policy.DemoSource()), "data_op: {role: approver, approvers: 2", "data_op: {role: approver, approvers: 1", 1))
+	issue := func(t *testing.T) (*coretest.Harness, string) {
+		h := coretest.NewEngine(t)
+		h.Healthy()
+		o := h.Submit(h.Cmd(coretest.Admin, "alpha", core.OpDataOp, core.Params{DataAction: "restore"}))
+		if o.Challenge == nil {
+			t.Fatalf("data op %+v, want a challenge", o)
+		}
+		return h, o.Challenge.ID
+	}
+	check := func(t *testing.T, h *coretest.Harness, id, want string) {
+		t.Helper()
+		ch, _ := h.Engine.Challenge(id)
+		if ch.State != core.ChallengeSuperseded || ch.EndedBy != core.SystemActor {
+			t.Fatalf("challenge after the restart: %+v", ch)
+		}
+		var found bool
+		for _, ev := range h.EventsOf(core.EvReject) {
+			found = found || (ev.ChallengeID == id && ev.Reason == core.ReasonSuperseded && strings.Contains(ev.Detail, want))
+		}
+		if !found {
+			t.Fatalf("no superseded reject mentioning %q recorded", want)
+		}
+		c, err := h.Engine.Confirm(t.Context(), core.ConfirmRequest{ChallengeID: id, Actor: coretest.Approver, TypedTarget: "alpha", Reason: "ok"})
+		if err != nil || c.Status == core.StatusApplied {
+			t.Fatalf("confirm after the policy change: %+v %v", c, err)
+		}
+		if calls := h.Actions.Requests(); len(calls) != 0 {
+			t.Fatalf("the data op ran: %v", calls)
+		}
+		h.ValidateEvents()
+	}
+	t.Run("policy changed", func(t *testing.T) {
+		h, id := issue(t)
+		h2 := coretest.NewEngine(t, coretest.WithAuditor(h.Auditor), coretest.WithPolicy(looser))
+		check(t, h2, id, "the policy changed since it was issued")
+	})
+	t.Run("policy it was issued under unknown", func(t *testing.T) {
+		h, id := issue(t)
+		older := coretest.NewMemAuditor() // the same ledger without start records
+		for _, raw := range h.Auditor.Raw() {
+			if !strings.Contains(string(raw), `"event_type":"`+core.EvStarted+`"`) {
+				if _, err := older.Queue(t.Context(), raw); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		h2 := coretest.NewEngine(t, coretest.WithAuditor(older))
+		check(t, h2, id, "is not recorded")
+	})
 }
