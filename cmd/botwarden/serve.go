@@ -85,7 +85,7 @@ func newHTTPServer(h http.Handler, t httpTimeouts) *http.Server {
 
 // serve runs the service until ctx ends, then shuts down cleanly: listeners
 // first, then the engine's loops, the ledger last.
-func serve(ctx context.Context, cfg *Config, env serveEnv) error {
+func serve(ctx context.Context, cfg *Config, env serveEnv) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
@@ -101,6 +101,9 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 		return err
 	}
 	defer svc.close()
+	// Last before the ledger closes (defers run in reverse): the next
+	// start reads this run as ended cleanly, with why it ended.
+	defer func() { svc.recordStop(err) }()
 	if certs != nil {
 		certs.log = svc.log.With().Str("component", "tls").Logger()
 	}
@@ -172,16 +175,21 @@ func serve(ctx context.Context, cfg *Config, env serveEnv) error {
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
-	// Last before the ledger closes: the next start reads this run as
-	// ended cleanly.
-	why := "shutdown requested"
-	if serveErr != nil {
-		why = "shutdown after a listener failed: " + serveErr.Error()
-	}
-	if err := svc.engine.RecordStop(shut, why); err != nil {
-		svc.log.Error().Err(err).Msg("controlplane.stopped not recorded; the next start will read this run as an unclean end")
-	}
 	return serveErr
+}
+
+// recordStop records controlplane.stopped, saying why the run ended: err
+// is what serve returns (nil for a requested shutdown).
+func (s *service) recordStop(err error) {
+	why := "shutdown requested"
+	if err != nil {
+		why = "stopped after an error: " + err.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if rerr := s.engine.RecordStop(ctx, why); rerr != nil {
+		s.log.Error().Err(rerr).Msg("controlplane.stopped not recorded; the next start will read this run as an unclean end")
+	}
 }
 
 // newLogger writes JSON lines to out and to the support-bundle ring.

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +38,9 @@ func exportedEvents(t *testing.T, dir string) []core.Event {
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			t.Fatal(err)
 		}
-		evs = append(evs, line.Event)
+		if line.Event.Type != "" { // not the trailer
+			evs = append(evs, line.Event)
+		}
 	}
 	return evs
 }
@@ -90,5 +94,32 @@ func TestServe_RecordsStartsStopsAndPolicyChanges(t *testing.T) {
 	}
 	if stopped[0].Detail != "shutdown requested" {
 		t.Fatalf("stop detail %q", stopped[0].Detail)
+	}
+}
+
+// A run that ends in an error after the start was recorded (here: its
+// port is taken) records its stop and why, so the next start does not
+// read it as a crash.
+func TestServe_FailedListenRecordsItsStop(t *testing.T) {
+	dir := t.TempDir()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = dir
+	cfg.Listen.HTTP, cfg.Listen.Admin, cfg.Listen.Playground = taken.Addr().String(), "127.0.0.1:0", "127.0.0.1:0"
+	err = serve(t.Context(), cfg, serveEnv{getenv: func(string) string { return "" }, out: io.Discard, logOut: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("serve on a taken port = %v, want a listen error", err)
+	}
+	evs := exportedEvents(t, dir)
+	last := evs[len(evs)-1]
+	if last.Type != core.EvStopped || !strings.Contains(last.Detail, "stopped after an error: listen") {
+		t.Fatalf("last event %s %q, want the stop and why", last.Type, last.Detail)
 	}
 }
