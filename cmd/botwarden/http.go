@@ -78,6 +78,7 @@ func (s *service) banner(out io.Writer, httpURL, adminURL string) {
 	fmt.Fprintf(out, "  api         %s/v1/ (bearer tokens: botwarden token create --actor NAME; docs/api/README.md)\n", httpURL)
 	fmt.Fprintf(out, "  admin       %s (loopback only; the ledger commands use it while the service runs)\n", adminURL)
 	fmt.Fprintf(out, "  ledger      %d entries; verifier key %s\n", s.ledger.Head().Size, s.ledger.VerifierKey())
+	fmt.Fprintf(out, "  policy      %s  %s (recorded at this start)\n", s.cfg.path(s.cfg.PolicyFile), s.policyDigest)
 	if s.play != nil {
 		s.play.banner(out)
 	} else if s.slack != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -121,5 +122,43 @@ func TestServe_FailedListenRecordsItsStop(t *testing.T) {
 	last := evs[len(evs)-1]
 	if last.Type != core.EvStopped || !strings.Contains(last.Detail, "stopped after an error: listen") {
 		t.Fatalf("last event %s %q, want the stop and why", last.Type, last.Detail)
+	}
+}
+
+// `make run` prints where to look: the banner names the URLs, the
+// verifier key, the playground and the policy the start recorded.
+func TestServe_BannerSaysWhereToLook(t *testing.T) {
+	cfg, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = t.TempDir()
+	cfg.Listen.HTTP, cfg.Listen.Admin, cfg.Listen.Playground = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(t.Context())
+	var out bytes.Buffer // written before started is called, read after
+	started := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- serve(ctx, cfg, serveEnv{getenv: func(string) string { return "" }, out: &out, logOut: io.Discard,
+			started: func(httpAddr, _ string) { started <- httpAddr }})
+	}()
+	var addr string
+	select {
+	case addr = <-started:
+	case err := <-errc:
+		t.Fatalf("serve: %v", err)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	_, digest := policy.Demo().Canonical()
+	for _, want := range []string{
+		"http://" + addr + "/healthz", "http://" + addr + "/metrics", "verifier key botwarden-ledger-dev+",
+		"playground  http://127.0.0.1:", "policy      embedded:demo  " + digest, "alpha=IDLE",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
 	}
 }
