@@ -122,7 +122,14 @@ func (e *Engine) checkTransition(s *state, cmd *Command) *denial {
 	if cmd.Op == OpResume && b.state != lifecycle.Paused {
 		return deny(ReasonTransition, "%s is %s: resume continues a PAUSED bot; use start", b.id, b.state)
 	}
-	if _, err := lifecycle.Check(lifecycle.Transition{From: b.state, To: lifecycleTo(cmd)}); err != nil {
+	to := lifecycleTo(cmd)
+	if _, err := lifecycle.Check(lifecycle.Transition{From: b.state, To: to}); err != nil {
+		if b.state.IsRunning() && to.IsRunning() {
+			// A mode switch: the lifecycle has no RUNNING->RUNNING move, so
+			// that a switch (to live above all) is never one step.
+			return deny(ReasonTransition, "%s: %v; to switch a running bot's mode, pause it, then resume it naming the mode (resume --mode %s)",
+				b.id, err, cmd.Params.Mode)
+		}
 		return deny(ReasonTransition, "%s: %v", b.id, err)
 	}
 	return nil

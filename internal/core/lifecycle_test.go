@@ -39,6 +39,33 @@ func TestResume_ModeAlwaysExplicit(t *testing.T) {
 	h.ValidateEvents()
 }
 
+// A running bot's mode never switches in one step: a start naming another
+// mode is denied and says how (pause, then resume naming the mode), and
+// the way it names works, a switch to live through its challenge.
+func TestModeSwitch_PauseThenResume(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusApplied {
+		t.Fatalf("paper start: %+v", o)
+	}
+	o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Live}))
+	if o.Status != core.StatusDenied || o.Reason != core.ReasonTransition || !strings.Contains(o.Detail, "pause it, then resume it naming the mode (resume --mode live)") {
+		t.Fatalf("live start of a paper bot: %+v", o)
+	}
+	if o.Challenge != nil || h.State("alpha") != lifecycle.RunningPaper {
+		t.Fatalf("the denied switch changed something: %+v, state %s", o, h.State("alpha"))
+	}
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpPause, core.Params{}))
+	r := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpResume, core.Params{Mode: lifecycle.Live}))
+	if r.Status != core.StatusChallenged || h.State("alpha") != lifecycle.Paused {
+		t.Fatalf("resume into live: %+v, state %s; want a challenge, still PAUSED", r, h.State("alpha"))
+	}
+	if c := h.Confirm(r.Challenge.ID, coretest.Approver); c.Status != core.StatusApplied || h.State("alpha") != lifecycle.RunningLive {
+		t.Fatalf("confirmed switch: %+v, state %s", c, h.State("alpha"))
+	}
+	h.ValidateEvents()
+}
+
 func TestStop_GracefulThenStuck(t *testing.T) {
 	h := coretest.NewEngine(t)
 	h.Healthy()
