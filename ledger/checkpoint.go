@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -59,18 +58,20 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 }
 
 // OpenCheckpoint verifies a signed checkpoint note with the verifier key
-// vkey (as printed by `botwarden ledger key`) and returns its body. The
-// origin must equal the key's name.
+// vkey (as printed by `botwarden ledger key`) and returns its body. vkey
+// may also hold several keys separated by white space, a key history as
+// in the data folder's ledger.keys (see RotateKey): a note signed by any
+// of them is accepted. The origin must equal the keys' name.
 func OpenCheckpoint(signed []byte, vkey string) (Checkpoint, error) {
-	v, err := note.NewVerifier(strings.TrimSpace(vkey))
+	vs, err := parseVerifiers(vkey)
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("verifier key: %w", err)
+		return Checkpoint{}, err
 	}
-	return openCheckpoint(signed, v)
+	return openCheckpoint(signed, vs)
 }
 
-func openCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
-	n, err := note.Open(signed, note.VerifierList(v))
+func openCheckpoint(signed []byte, vs []note.Verifier) (Checkpoint, error) {
+	n, err := note.Open(signed, note.VerifierList(vs...))
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("%w: checkpoint signature invalid: %v", ErrTampered, err)
 	}
@@ -78,45 +79,30 @@ func openCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if c.Origin != v.Name() {
-		return Checkpoint{}, fmt.Errorf("%w: checkpoint origin %q is not the key's name %q", ErrTampered, c.Origin, v.Name())
+	if name := vs[0].Name(); c.Origin != name {
+		return Checkpoint{}, fmt.Errorf("%w: checkpoint origin %q is not the key's name %q", ErrTampered, c.Origin, name)
 	}
 	return c, nil
 }
 
-// loadOrCreateKey returns the ledger's signer, creating an ed25519 key in
-// dir on first use (private key file mode 0600).
-func loadOrCreateKey(dir, name string) (note.Signer, note.Verifier, string, error) {
-	skPath := filepath.Join(dir, privateKeyFileName)
-	sk, err := os.ReadFile(skPath)
-	if errors.Is(err, os.ErrNotExist) {
-		skey, vkey, gerr := note.GenerateKey(rand.Reader, name)
-		if gerr != nil {
-			return nil, nil, "", fmt.Errorf("generate signing key: %w", gerr)
+// parseVerifiers parses one verifier key or several separated by white
+// space; all must share one name (the log's origin).
+func parseVerifiers(vkeys string) ([]note.Verifier, error) {
+	var vs []note.Verifier
+	for _, k := range strings.Fields(vkeys) {
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			return nil, fmt.Errorf("verifier key: %w", err)
 		}
-		if err := writeFileAtomic(skPath, []byte(skey+"\n"), 0o600); err != nil {
-			return nil, nil, "", fmt.Errorf("save signing key: %w", err)
+		if len(vs) > 0 && v.Name() != vs[0].Name() {
+			return nil, fmt.Errorf("verifier keys: %q and %q name different logs", vs[0].Name(), v.Name())
 		}
-		if err := writeFileAtomic(filepath.Join(dir, publicKeyFileName), []byte(vkey+"\n"), 0o644); err != nil {
-			return nil, nil, "", fmt.Errorf("save verifier key: %w", err)
-		}
-		sk = []byte(skey)
-	} else if err != nil {
-		return nil, nil, "", fmt.Errorf("read signing key: %w", err)
+		vs = append(vs, v)
 	}
-	signer, err := note.NewSigner(string(bytes.TrimSpace(sk)))
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("parse signing key %s: %w", skPath, err)
+	if len(vs) == 0 {
+		return nil, errors.New("verifier key: none given")
 	}
-	vkey, err := verifierKeyFromSigner(string(bytes.TrimSpace(sk)))
-	if err != nil {
-		return nil, nil, "", err
-	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("derive verifier key: %w", err)
-	}
-	return signer, verifier, vkey, nil
+	return vs, nil
 }
 
 // ReadVerifierKey returns the verifier key of the ledger in data folder

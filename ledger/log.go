@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -34,14 +34,12 @@ type Head struct {
 
 // Log is an open ledger. Its methods are safe for concurrent use.
 type Log struct {
-	dir      string
-	db       *badger.DB
-	wal      *wal
-	storeMu  sync.Mutex // held by every write to Badger (see adviseTables)
-	opts     Options
-	signer   note.Signer
-	verifier note.Verifier
-	vkey     string
+	dir     string
+	db      *badger.DB
+	wal     *wal
+	storeMu sync.Mutex // held by every write to Badger (see adviseTables)
+	opts    Options
+	keys    keyring
 
 	slots   chan struct{} // one per queued append: bounds the queue
 	kick    chan struct{} // wakes the committer
@@ -98,16 +96,21 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	if err := checkWritable(dir, 0); err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
 	}
-	signer, verifier, vkey, err := loadOrCreateKey(dir, opts.KeyName)
+	kr, err := loadKeys(dir, opts.KeyName)
 	if err != nil {
 		return nil, classifyOpenError(dir, err)
 	}
+	return openWith(ctx, dir, opts, kr)
+}
+
+// openWith is Open with the keys given (RotateKey's, not yet saved).
+func openWith(ctx context.Context, dir string, opts Options, kr keyring) (*Log, error) {
 	db, err := badger.Open(badgerOptions(filepath.Join(dir, badgerDirName), opts))
 	if err != nil {
 		return nil, classifyOpenError(dir, err)
 	}
 	l := &Log{
-		dir: dir, db: db, opts: opts, signer: signer, verifier: verifier, vkey: vkey,
+		dir: dir, db: db, opts: opts, keys: kr,
 		slots: make(chan struct{}, 4*opts.MaxBatch), kick: make(chan struct{}, 1), closing: make(chan struct{}),
 		seqDone: make(chan struct{}), cpDone: make(chan struct{}), cpKick: make(chan struct{}, 1),
 		walKick: make(chan struct{}, 1), wbKick: make(chan struct{}, 1), wbDone: make(chan struct{}),
@@ -192,10 +195,15 @@ func (l *Log) Dir() string { return l.dir }
 
 // VerifierKey returns the note verifier key of the ledger's signing key,
 // "name+hash+base64": what an auditor passes to VerifyExport.
-func (l *Log) VerifierKey() string { return l.vkey }
+func (l *Log) VerifierKey() string { return l.keys.vkey }
+
+// VerifierKeys returns every verifier key that signed this ledger's
+// checkpoints, oldest first, VerifierKey last (more than one after a
+// RotateKey).
+func (l *Log) VerifierKeys() []string { return slices.Clone(l.keys.history) }
 
 // Origin returns the checkpoint origin line (the signing key's name).
-func (l *Log) Origin() string { return l.signer.Name() }
+func (l *Log) Origin() string { return l.keys.signer.Name() }
 
 // checkWritable refuses a read-only file system and, when need > 0, one
 // with less than need bytes free.

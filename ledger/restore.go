@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -72,6 +73,8 @@ func RestoreChain(ctx context.Context, dir string, parts []ExportPart, vkey stri
 	}
 	_, statErr := os.Stat(filepath.Join(dir, privateKeyFileName))
 	rep.NewKey = errors.Is(statErr, os.ErrNotExist)
+	_, statErr = os.Stat(filepath.Join(dir, keysFileName))
+	newHistory := errors.Is(statErr, os.ErrNotExist)
 	if opts.KeyName == "" {
 		opts.KeyName = rep.Export.Checkpoint.Origin
 	}
@@ -84,13 +87,19 @@ func RestoreChain(ctx context.Context, dir string, parts []ExportPart, vkey stri
 			err = fmt.Errorf("restore: close: %w", cerr)
 		}
 		if err != nil {
-			removeRestored(dir, rep.NewKey)
+			removeRestored(dir, rep.NewKey, newHistory)
 		}
 	}()
 	rep.VerifierKey = l.VerifierKey()
-	if !rep.NewKey && rep.VerifierKey != strings.TrimSpace(vkey) {
-		return rep, fmt.Errorf("restore: %s in %s is not the key that signed the checkpoint (%s, want %s)",
-			privateKeyFileName, dir, rep.VerifierKey, strings.TrimSpace(vkey))
+	given := strings.Fields(vkey)
+	if !rep.NewKey && !slices.Contains(given, rep.VerifierKey) {
+		return rep, fmt.Errorf("restore: %s in %s is not a key that signed the checkpoints (%s, want one of %s)",
+			privateKeyFileName, dir, rep.VerifierKey, strings.Join(given, " "))
+	}
+	// The checkpoints made before the backup (posted in Slack, kept by
+	// auditors) still verify against the restored ledger.
+	if err := l.trustEarlier(given); err != nil {
+		return rep, fmt.Errorf("restore: %w", err)
 	}
 	for _, p := range parts {
 		if err := l.restoreEntries(ctx, p.Export); err != nil {
@@ -157,10 +166,13 @@ func checkEmpty(dir string) error {
 }
 
 // removeRestored removes what a failed Restore created in dir.
-func removeRestored(dir string, newKey bool) {
+func removeRestored(dir string, newKey, newHistory bool) {
 	names := []string{badgerDirName, walDirName, checkpointFileName}
 	if newKey {
 		names = append(names, privateKeyFileName, publicKeyFileName)
+	}
+	if newHistory {
+		names = append(names, keysFileName)
 	}
 	for _, name := range names {
 		_ = os.RemoveAll(filepath.Join(dir, name))

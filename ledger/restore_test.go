@@ -121,7 +121,7 @@ func TestRestore_Refused(t *testing.T) {
 		{"partial export", partial, partialCP, src.VerifierKey(), nil, "from seq 1"},
 		{"checkpoint of another ledger", exp, cp, other.VerifierKey(), nil, "does not verify"},
 		{"another signing key in the folder", exp, cp, src.VerifierKey(),
-			func(dir string) { copyKey(t, other.Dir(), dir) }, "is not the key that signed"},
+			func(dir string) { copyKey(t, other.Dir(), dir) }, "is not a key that signed"},
 		{"a ledger already there", exp, cp, src.VerifierKey(),
 			func(dir string) { os.MkdirAll(filepath.Join(dir, badgerDirName, "x"), 0o700) }, ErrNotEmpty.Error()},
 	} {

@@ -108,8 +108,8 @@ func (l *Log) signAndStore(size uint64) ([]byte, bool, error) {
 	if existing != nil {
 		return existing, false, nil
 	}
-	c := Checkpoint{Origin: l.signer.Name(), Size: size, Root: root}
-	signed, err := note.Sign(&note.Note{Text: c.Body()}, l.signer)
+	c := Checkpoint{Origin: l.keys.signer.Name(), Size: size, Root: root}
+	signed, err := note.Sign(&note.Note{Text: c.Body()}, l.keys.signer)
 	if err != nil {
 		return nil, false, fmt.Errorf("sign checkpoint at size %d: %w", size, err)
 	}

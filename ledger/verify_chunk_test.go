@@ -157,7 +157,7 @@ func TestVerify_CheckpointRootInLaterChunk(t *testing.T) {
 	// A checkpoint signed by the ledger's key for size 33 but over another
 	// root: only the chunk holding seq 33 can tell.
 	l := openChunked(t, dir)
-	note, err := note.Sign(&note.Note{Text: Checkpoint{Origin: l.Origin(), Size: 33}.Body()}, l.signer)
+	note, err := note.Sign(&note.Note{Text: Checkpoint{Origin: l.Origin(), Size: 33}.Body()}, l.keys.signer)
 	if err != nil {
 		t.Fatal(err)
 	}
