@@ -25,6 +25,9 @@ type HeadInfo struct {
 	Time       time.Time `json:"last_time"`
 	Checkpoint string    `json:"latest_checkpoint,omitempty"`
 	Key        string    `json:"verifier_key"`
+	// Keys is every key that signed the ledger's checkpoints, oldest
+	// first, Key last (more than one after a key rotation).
+	Keys []string `json:"verifier_keys,omitempty"`
 }
 
 // ProofInfo is an inclusion proof of one entry in a signed checkpoint.
@@ -79,7 +82,7 @@ func (b localBackend) head(context.Context) (HeadInfo, error) { return headInfo(
 func headInfo(l *ledger.Log) HeadInfo {
 	h := l.Head()
 	return HeadInfo{Size: h.Size, Root: hex.EncodeToString(h.Root[:]), Hash: hex.EncodeToString(h.Hash[:]),
-		Time: h.Time, Checkpoint: string(l.LatestCheckpoint()), Key: l.VerifierKey()}
+		Time: h.Time, Checkpoint: string(l.LatestCheckpoint()), Key: l.VerifierKey(), Keys: l.VerifierKeys()}
 }
 
 func (b localBackend) verify(ctx context.Context, from, to uint64) (ledger.VerifyReport, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/botwarden/botwarden/ledger"
@@ -20,7 +21,7 @@ func NewCommand() *cobra.Command {
 		Short: "Inspect, verify, export, prove and restore the audit ledger (offline or via the running service)",
 	}
 	cmd.PersistentFlags().StringVar(&data, "data", "./data", "data folder")
-	cmd.AddCommand(headCmd(&data), verifyCmd(&data), exportCmd(&data), proveCmd(&data), keyCmd(&data), checkpointCmd(&data), restoreCmd(&data))
+	cmd.AddCommand(headCmd(&data), verifyCmd(&data), exportCmd(&data), proveCmd(&data), keyCmd(&data), checkpointCmd(&data), restoreCmd(&data), rotateKeyCmd(&data))
 	return cmd
 }
 
@@ -59,9 +60,18 @@ func headCmd(data *string) *cobra.Command {
 }
 
 func keyCmd(data *string) *cobra.Command {
-	return &cobra.Command{
+	var all bool
+	c := &cobra.Command{
 		Use: "key", Short: "Print the ledger's public verifier key (for auditors)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if all {
+				h, err := ledger.ReadKeyHistory(*data)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), strings.Join(h, "\n"))
+				return nil
+			}
 			k, err := ledger.ReadVerifierKey(*data)
 			if err != nil {
 				return err
@@ -70,6 +80,56 @@ func keyCmd(data *string) *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&all, "all", false, "every key that signed this ledger's checkpoints, oldest first (after a rotate-key: give them all to verify older checkpoints)")
+	return c
+}
+
+func rotateKeyCmd(data *string) *cobra.Command {
+	var previous string
+	c := &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Give the ledger a new signing key (one that leaked, or is lost); the service must be stopped",
+		Long: `Give the ledger a new signing key with the same name, for a key that may have
+leaked or that is lost. Run it with the service stopped. The entries are not
+touched. Every earlier verifier key stays in DATA/ledger.keys, so older
+checkpoints (kept by auditors, posted in Slack) still verify, and the latest
+checkpoint is signed by the new key as well: one note carries the old key's
+signature and the new one's on the same tree head. Hand the new key to
+auditors; the service's next start records it in the ledger.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := ledger.RotateKey(cmd.Context(), *data, readKeyArg(previous), ledger.Options{})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "new verifier key: %s\n", rep.VerifierKey)
+			if !rep.Replaced {
+				fmt.Fprintln(w, "the previous signing key was missing: nothing signed by it after this")
+			}
+			if rep.CoSigned > 0 {
+				fmt.Fprintf(w, "the latest checkpoint (size %d) is now signed by the previous key and the new one\n", rep.CoSigned)
+			}
+			fmt.Fprintf(w, "every key of this ledger, oldest first, is in %s (%d keys): verify older checkpoints with all of them, e.g. --key %s\n",
+				filepath.Join(*data, "ledger.keys"), len(rep.History), filepath.Join(*data, "ledger.keys"))
+			fmt.Fprintln(w, "hand the new key to auditors (botwarden ledger key); the next start records it in the ledger")
+			return nil
+		},
+	}
+	c.Flags().StringVar(&previous, "previous-key", "", "the verifier key auditors hold (or a file holding it), when the folder's ledger.keys and ledger.pub are lost too")
+	return c
+}
+
+// readKeyArg returns the verifier keys given as a flag: keys, or a file
+// holding them (ledger.pub, ledger.keys).
+func readKeyArg(arg string) string {
+	if arg == "" {
+		return ""
+	}
+	if b, err := os.ReadFile(arg); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return arg
 }
 
 func checkpointCmd(data *string) *cobra.Command {
@@ -152,7 +212,11 @@ func afterCheckpoint(cmd *cobra.Command, b backend, file string) (uint64, error)
 	if err != nil {
 		return 0, fmt.Errorf("--after: %w", err)
 	}
-	cp, err := ledger.OpenCheckpoint(note, h.Key)
+	keys := h.Key
+	if len(h.Keys) > 0 {
+		keys = strings.Join(h.Keys, " ")
+	}
+	cp, err := ledger.OpenCheckpoint(note, keys)
 	if err != nil {
 		return 0, fmt.Errorf("--after %s: not a checkpoint of this ledger: %w", file, err)
 	}
@@ -241,7 +305,7 @@ func verifyCmd(data *string) *cobra.Command {
 	c.Flags().Uint64Var(&from, "from", 1, "first seq")
 	c.Flags().Uint64Var(&to, "to", 0, "last seq (default: head)")
 	c.Flags().StringVar(&export, "export", "", "export file to verify offline (no database, no service)")
-	c.Flags().StringVar(&key, "key", "", "verifier key, or a file holding it (with --export)")
+	c.Flags().StringVar(&key, "key", "", "verifier key, several separated by spaces, or a file holding them, like DATA/ledger.keys (with --export)")
 	c.Flags().StringVar(&checkpoint, "checkpoint", "", "signed checkpoint file (default: EXPORT.checkpoint)")
 	c.Flags().StringVar(&since, "since-checkpoint", "", "an older signed checkpoint the export must be consistent with")
 	return c
@@ -254,9 +318,7 @@ func exportInputs(export, key, checkpoint string) (string, []byte, error) {
 	if key == "" {
 		return "", nil, fmt.Errorf("--key is required with --export")
 	}
-	if b, err := os.ReadFile(key); err == nil {
-		key = strings.TrimSpace(string(b))
-	}
+	key = readKeyArg(key)
 	if checkpoint == "" {
 		checkpoint = export + ".checkpoint"
 	}

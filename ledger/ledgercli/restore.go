@@ -60,7 +60,7 @@ the restore.`,
 		},
 	}
 	c.Flags().StringArrayVar(&exports, "export", nil, "export file: the whole one (from seq 1), then any incremental ones in order; repeat the flag (required)")
-	c.Flags().StringVar(&key, "key", "", "verifier key that signed the checkpoints, or a file holding it (required)")
+	c.Flags().StringVar(&key, "key", "", "verifier key that signed the checkpoints (several separated by spaces after a key rotation), or a file holding them like ledger.keys (required)")
 	c.Flags().StringVar(&checkpoint, "checkpoint", "", "signed checkpoint file of a single export (default: EXPORT.checkpoint)")
 	_ = c.MarkFlagRequired("export")
 	_ = c.MarkFlagRequired("key")
