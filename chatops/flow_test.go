@@ -392,3 +392,31 @@ func TestAudit_StartsPosted(t *testing.T) {
 		t.Fatalf("%d start posts, want 2 (one per start)", n)
 	}
 }
+
+// A start's line says what changed: the policy, the ledger's key, an
+// unclean end; a plain restart says none of it.
+func TestAuditLine_Start(t *testing.T) {
+	plain := core.ServiceInfo{Version: "v1", PolicyDigest: "sha256:" + strings.Repeat("a", 64), LedgerKey: "k+1+A", PreviousRun: "stopped"}
+	changed := plain
+	changed.PreviousPolicyDigest, changed.PreviousLedgerKey, changed.PreviousRun = "sha256:"+strings.Repeat("b", 64), "k+0+Z", "unclean"
+	for _, tc := range []struct {
+		info        core.ServiceInfo
+		want, never []string
+	}{
+		{plain, []string{"`v1`", "policy `sha256:aaaaaaaaaaaa`"}, []string{"changed", "uncleanly"}},
+		{changed, []string{"*policy changed* `sha256:bbbbbbbbbbbb` → `sha256:aaaaaaaaaaaa`", "*the ledger's signing key changed*", "`k+1+A`", "*the previous run ended uncleanly*"}, nil},
+	} {
+		info := tc.info
+		line := auditLine(7, core.Event{Type: core.EvStarted, Actor: core.SystemActor, Target: "global", Service: &info})
+		for _, w := range tc.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("line %q lacks %q", line, w)
+			}
+		}
+		for _, n := range tc.never {
+			if strings.Contains(line, n) {
+				t.Errorf("line %q says %q", line, n)
+			}
+		}
+	}
+}

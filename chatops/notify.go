@@ -249,6 +249,9 @@ func serviceParts(s *core.ServiceInfo) []string {
 	} else {
 		parts = append(parts, "policy `"+shortDigest(s.PolicyDigest)+"`")
 	}
+	if s.PreviousLedgerKey != "" {
+		parts = append(parts, "*the ledger's signing key changed*: verify new checkpoints with `"+esc(s.LedgerKey)+"`")
+	}
 	if s.PreviousRun == "unclean" {
 		parts = append(parts, "*the previous run ended uncleanly* (no stop recorded)")
 	}

@@ -55,6 +55,9 @@ type Config struct {
 	// ConfigDigest is "sha256:" and the hex SHA-256 of the service's
 	// configuration file, recorded at each start and stop (optional).
 	ConfigDigest string
+	// LedgerKey is the verifier key of the key that signs the ledger's
+	// checkpoints, recorded at each start (optional).
+	LedgerKey string
 	// RecentOutcomes is how many command outcomes are kept whole in
 	// memory (default DefaultRecentOutcomes). Older ones are kept as the
 	// ledger seq that recorded them and read back when asked for, so a

@@ -27,6 +27,12 @@ type ServiceInfo struct {
 	// ConfigDigest is "sha256:…" of the configuration file's bytes, as
 	// sha256sum prints it, so an auditor can match it to a file.
 	ConfigDigest string `json:"config_digest,omitempty"`
+	// LedgerKey is the verifier key that signs the ledger's checkpoints
+	// from this start (ledger.Log.VerifierKey), so that a new signing key
+	// (a rotation) is itself recorded in the hash-chained history.
+	LedgerKey string `json:"ledger_key,omitempty"`
+	// PreviousLedgerKey is the last start's LedgerKey, when it differs.
+	PreviousLedgerKey string `json:"previous_ledger_key,omitempty"`
 	// PreviousRun says how the run before this start ended: "stopped"
 	// (it recorded controlplane.stopped) or "unclean" (it did not: killed,
 	// crashed or the machine lost). Absent on a ledger's first start.
@@ -36,6 +42,7 @@ type ServiceInfo struct {
 // serviceRun is what the state knows of the service's own runs.
 type serviceRun struct {
 	policyDigest string // the last recorded start's
+	ledgerKey    string // the last recorded start's
 	running      bool   // a start was recorded after the last stop
 	started      bool   // a start was ever recorded
 }
@@ -53,7 +60,7 @@ type startRecord struct {
 // replay learnt of earlier runs.
 func (e *Engine) startEvent() *Event {
 	doc, digest := e.cfg.Policy.Canonical()
-	info := &ServiceInfo{Version: e.cfg.Version, PolicyDigest: digest, ConfigDigest: e.cfg.ConfigDigest}
+	info := &ServiceInfo{Version: e.cfg.Version, PolicyDigest: digest, ConfigDigest: e.cfg.ConfigDigest, LedgerKey: e.cfg.LedgerKey}
 	prev := e.state().service
 	detail := "first start recorded in this ledger; the policy in force is recorded whole"
 	if prev.started {
@@ -68,6 +75,10 @@ func (e *Engine) startEvent() *Event {
 			info.PreviousPolicyDigest = prev.policyDigest
 			detail += "; the policy changed since the last start and is recorded whole"
 		}
+	}
+	if prev.ledgerKey != "" && info.LedgerKey != "" && prev.ledgerKey != info.LedgerKey {
+		info.PreviousLedgerKey = prev.ledgerKey
+		detail += "; the ledger's signing key changed since the last start"
 	}
 	ev := systemEvent(EvStarted, "global")
 	ev.Service, ev.Detail = info, detail
@@ -147,7 +158,7 @@ func (s *state) applyService(ev *Event) {
 	case EvStarted:
 		s.service.started, s.service.running = true, true
 		if ev.Service != nil {
-			s.service.policyDigest = ev.Service.PolicyDigest
+			s.service.policyDigest, s.service.ledgerKey = ev.Service.PolicyDigest, ev.Service.LedgerKey
 		}
 	case EvStopped:
 		s.service.running = false

@@ -174,3 +174,23 @@ func TestStart_PolicyChangeSupersedesOpenChallenges(t *testing.T) {
 		check(t, h2, id, "is not recorded")
 	})
 }
+
+// A new ledger signing key (a rotation) is itself recorded: the start
+// after it names the new key and the one it replaced.
+func TestStart_RecordsLedgerKeyChange(t *testing.T) {
+	key := func(k string) coretest.Option {
+		return coretest.WithConfig(func(c *core.Config) { c.LedgerKey = k })
+	}
+	h := coretest.NewEngine(t, key("botwarden-ledger-dev+11111111+AAAA"))
+	h2 := coretest.NewEngine(t, coretest.WithAuditor(h.Auditor), key("botwarden-ledger-dev+11111111+AAAA"))
+	if s := starts(t, h2); s[1].PreviousLedgerKey != "" || strings.Contains(h2.EventsOf(core.EvStarted)[1].Detail, "signing key") {
+		t.Fatalf("same key recorded as a change: %+v", s[1])
+	}
+	h3 := coretest.NewEngine(t, coretest.WithAuditor(h.Auditor), key("botwarden-ledger-dev+22222222+BBBB"))
+	s, evs := starts(t, h3), h3.EventsOf(core.EvStarted)
+	if last := s[2]; last.LedgerKey != "botwarden-ledger-dev+22222222+BBBB" || last.PreviousLedgerKey != "botwarden-ledger-dev+11111111+AAAA" ||
+		!strings.Contains(evs[2].Detail, "the ledger's signing key changed") {
+		t.Fatalf("start after a key change %+v %q", last, evs[2].Detail)
+	}
+	h3.ValidateEvents()
+}
