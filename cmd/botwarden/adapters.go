@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,10 +155,11 @@ func (v ledgerView) Head(ctx context.Context) (chatops.LedgerHead, error) {
 	return chatops.LedgerHead{Size: cp.Size, Root: hex.EncodeToString(cp.Root[:]), Note: note}, nil
 }
 
-// VerifyAgainst checks the signature of a checkpoint posted earlier and
-// that the current ledger still contains its history.
+// VerifyAgainst checks the signature of a checkpoint posted earlier (by
+// any key the ledger had: one posted before a key rotation too) and that
+// the current ledger still contains its history.
 func (v ledgerView) VerifyAgainst(ctx context.Context, note []byte) error {
-	old, err := ledger.OpenCheckpoint(note, v.log.VerifierKey())
+	old, err := ledger.OpenCheckpoint(note, strings.Join(v.log.VerifierKeys(), " "))
 	if err != nil {
 		return fmt.Errorf("checkpoint signature: %w", err)
 	}

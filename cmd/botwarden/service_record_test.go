@@ -162,3 +162,72 @@ func TestServe_BannerSaysWhereToLook(t *testing.T) {
 		}
 	}
 }
+
+// A lost signing key stops nothing silently: the service and the tools
+// refuse the folder and say how to go on; `ledger rotate-key` gives it a
+// new key, the next start records the change, and the key history
+// verifies an export whose checkpoints span the rotation.
+func TestLedger_LostKeyThenRotation(t *testing.T) {
+	dir := t.TempDir()
+	_, stop := startServe(t, dir, nil)
+	stop()
+	old, code := runCLI(t, "ledger", "key", "--data", dir)
+	if code != 0 {
+		t.Fatalf("ledger key: %s", old)
+	}
+	old = strings.TrimSpace(old)
+	before := filepath.Join(t.TempDir(), "before.jsonl")
+	if msg, code := runCLI(t, "ledger", "export", "--data", dir, "--out", before); code != 0 {
+		t.Fatalf("export: %s", msg)
+	}
+	if err := os.Remove(filepath.Join(dir, "ledger.key")); err != nil {
+		t.Fatal(err)
+	}
+	if msg, code := runCLI(t, "ledger", "head", "--data", dir); code == 0 || !strings.Contains(msg, "rotate-key") {
+		t.Fatalf("ledger head without the key: %d %s", code, msg)
+	}
+	out, code := runCLI(t, "ledger", "rotate-key", "--data", dir)
+	if code != 0 || !strings.Contains(out, "new verifier key: ") || !strings.Contains(out, "previous signing key was missing") {
+		t.Fatalf("rotate-key: %d %s", code, out)
+	}
+	_, stop = startServe(t, dir, nil)
+	stop()
+	newKey, _ := runCLI(t, "ledger", "key", "--data", dir)
+	newKey = strings.TrimSpace(newKey)
+	if all, _ := runCLI(t, "ledger", "key", "--all", "--data", dir); strings.Fields(all)[0] != old || strings.Fields(all)[1] != newKey {
+		t.Fatalf("ledger key --all = %q, want %s then %s", all, old, newKey)
+	}
+	var last core.Event
+	for _, ev := range exportedEvents(t, dir) {
+		if ev.Type == core.EvStarted {
+			last = ev
+		}
+	}
+	if last.Service.LedgerKey != newKey || last.Service.PreviousLedgerKey != old {
+		t.Fatalf("start after the rotation recorded %+v", last.Service)
+	}
+	after := filepath.Join(t.TempDir(), "after.jsonl")
+	if msg, code := runCLI(t, "ledger", "export", "--data", dir, "--out", after); code != 0 {
+		t.Fatalf("export: %s", msg)
+	}
+	keys := filepath.Join(dir, "ledger.keys")
+	if msg, code := runCLI(t, "ledger", "verify", "--export", after, "--key", keys, "--since-checkpoint", before+".checkpoint"); code != 0 || !strings.HasPrefix(msg, "ok:") {
+		t.Fatalf("verify across the rotation with the key history: %s", msg)
+	}
+	if msg, code := runCLI(t, "ledger", "verify", "--export", after, "--key", old); code == 0 {
+		t.Fatalf("an export signed after the rotation verified with the old key: %s", msg)
+	}
+	// Backups across the rotation: an incremental export after the old
+	// backup's checkpoint, and a restore from both with the key history.
+	inc := filepath.Join(t.TempDir(), "inc.jsonl")
+	if msg, code := runCLI(t, "ledger", "export", "--data", dir, "--after", before+".checkpoint", "--out", inc); code != 0 {
+		t.Fatalf("incremental export after the rotation: %s", msg)
+	}
+	restored := t.TempDir()
+	if msg, code := runCLI(t, "ledger", "restore", "--data", restored, "--export", before, "--export", inc, "--key", keys); code != 0 {
+		t.Fatalf("restore across the rotation: %s", msg)
+	}
+	if h, err := os.ReadFile(filepath.Join(restored, "ledger.keys")); err != nil || !strings.HasPrefix(string(h), old+"\n"+newKey+"\n") {
+		t.Fatalf("restored key history %q (%v), want the earlier keys first", h, err)
+	}
+}

@@ -108,6 +108,7 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		RunbookBaseURL: cfg.Runbooks,
 		Version:        buildVersion(),
 		ConfigDigest:   cfg.digest,
+		LedgerKey:      l.VerifierKey(),
 	}, core.Deps{
 		Auditor:    svc.audit,
 		Actions:    actions,

@@ -37,8 +37,9 @@ func TestBackupUnit_Shape(t *testing.T) {
 		t.Errorf("ReadWritePaths %q: the backup writes only its state directory", rw)
 	}
 	steps := u["Service"]["ExecStart"]
-	if len(steps) != 3 || !strings.Contains(steps[0], " ledger export ") || !strings.Contains(steps[1], " ledger verify --export ") {
-		t.Errorf("ExecStart %q: want export, then verify, then the token file copied", steps)
+	if len(steps) != 4 || !strings.Contains(steps[0], " ledger export ") || !strings.Contains(steps[1], " ledger verify --export ") ||
+		!strings.HasSuffix(steps[2], "/api_tokens.json") || !strings.HasSuffix(steps[3], "/ledger.keys") {
+		t.Errorf("ExecStart %q: want export, then verify, then the token file and the key history copied", steps)
 	}
 	if timer := parseUnit(t, "systemd/botwarden-backup.timer"); len(timer["Timer"]["OnCalendar"]) != 1 || timer["Install"]["WantedBy"][0] != "timers.target" {
 		t.Errorf("timer = %v", timer)
@@ -68,14 +69,14 @@ func TestBackupUnit_RunsAgainstTheService(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"ledger.jsonl", "ledger.jsonl.checkpoint", "api_tokens.json"} {
+	for _, name := range []string{"ledger.jsonl", "ledger.jsonl.checkpoint", "api_tokens.json", "ledger.keys"} {
 		if _, err := os.Stat(filepath.Join(backups, name)); err != nil {
 			t.Errorf("backup lacks %s: %v", name, err)
 		}
 	}
 	restored := filepath.Join(root, "restored")
 	out, err := exec.Command(bin, "ledger", "restore", "--data", restored,
-		"--export", filepath.Join(backups, "ledger.jsonl"), "--key", filepath.Join(data, "ledger.pub")).CombinedOutput()
+		"--export", filepath.Join(backups, "ledger.jsonl"), "--key", filepath.Join(backups, "ledger.keys")).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "ok: restored") {
 		t.Fatalf("restore from the unit's backup: %v\n%s", err, out)
 	}
