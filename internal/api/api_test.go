@@ -351,9 +351,12 @@ func TestAPI_ExportVerifiesOffline(t *testing.T) {
 		t.Fatal("API export differs from the ledger's export")
 	}
 	var head struct {
-		Size uint64 `json:"size"`
+		Size uint64   `json:"size"`
+		Key  string   `json:"verifier_key"`
+		Keys []string `json:"verifier_keys"`
 	}
-	if err := aud.Do(bg, http.MethodGet, "/v1/ledger/head", nil, nil, &head); err != nil || head.Size < rep.To {
+	if err := aud.Do(bg, http.MethodGet, "/v1/ledger/head", nil, nil, &head); err != nil || head.Size < rep.To ||
+		head.Key != e.ledger.VerifierKey() || len(head.Keys) != 1 || head.Keys[0] != head.Key {
 		t.Fatalf("head %+v, %v", head, err)
 	}
 	var inc struct {

@@ -51,7 +51,7 @@ func (s *Server) ledgerHead(w http.ResponseWriter, _ *http.Request, _ string) {
 	l := s.deps.Ledger
 	h := l.Head()
 	writeJSON(w, http.StatusOK, ledgercli.HeadInfo{Size: h.Size, Root: hex.EncodeToString(h.Root[:]),
-		Hash: hex.EncodeToString(h.Hash[:]), Time: h.Time, Checkpoint: string(l.LatestCheckpoint()), Key: l.VerifierKey()})
+		Hash: hex.EncodeToString(h.Hash[:]), Time: h.Time, Checkpoint: string(l.LatestCheckpoint()), Key: l.VerifierKey(), Keys: l.VerifierKeys()})
 }
 
 // ledgerExport streams [from, to] as the ledger's JSON Lines export (the

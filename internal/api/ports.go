@@ -41,6 +41,7 @@ type Ledger interface {
 	Head() ledger.Head
 	LatestCheckpoint() []byte
 	VerifierKey() string
+	VerifierKeys() []string
 	CheckpointAt(ctx context.Context, size uint64) ([]byte, error)
 	Checkpoints(ctx context.Context, from uint64, fn func(size uint64, note []byte) error) error
 	Export(ctx context.Context, w io.Writer, from, to uint64) ([]byte, error)
