@@ -64,7 +64,7 @@ func (e *Engine) startEvent() *Event {
 	prev := e.state().service
 	detail := "first start recorded in this ledger; the policy in force is recorded whole"
 	if prev.started {
-		info.PreviousRun, detail = "stopped", "started"
+		info.PreviousRun, detail = "stopped", "started after a clean stop of the previous run"
 		if prev.running {
 			info.PreviousRun, detail = "unclean", "started after an unclean end of the previous run (no controlplane.stopped recorded)"
 		}
@@ -145,10 +145,8 @@ func (e *Engine) RecordStop(ctx context.Context, detail string) error {
 	ev := systemEvent(EvStopped, "global")
 	ev.Service = &ServiceInfo{Version: e.cfg.Version, PolicyDigest: digest, ConfigDigest: e.cfg.ConfigDigest}
 	ev.Detail = e.redacted(detail)
-	if _, err := e.record(ctx, ev); err != nil {
-		return err
-	}
-	return nil
+	_, err := e.record(ctx, ev)
+	return err
 }
 
 // applyService follows the service's runs (controlplane.started and
