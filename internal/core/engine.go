@@ -180,6 +180,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 		Int("outcomes_whole", whole).Int("outcomes_retired", retired).Msg("state rebuilt from the ledger")
 	e.start.ev = e.startEvent()
 	e.start.pending.Store(true)
+	e.m.started(e.start.ev.Service, e.now())
 	if err := e.recordStart(ctx); err != nil {
 		// Not fatal: stop, pause, quarantine and kill-switch tightening
 		// must still run. Nothing else is recorded (so nothing else runs)

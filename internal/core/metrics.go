@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -14,7 +15,9 @@ type metrics struct {
 	unaudited     prometheus.Counter
 	drifted       *prometheus.CounterVec // bot
 	dropped       prometheus.Counter
-	state         *stateMetrics // bots by state, safety, gates, stuck bots, open challenges
+	uncleanStart  prometheus.Gauge // this run's start time, if it followed an unclean end
+	policyChange  prometheus.Gauge // this run's start time, if its policy changed
+	state         *stateMetrics    // bots by state, safety, gates, stuck bots, open challenges
 }
 
 // newMetrics registers the core's series on reg (none if nil); load
@@ -40,18 +43,37 @@ func newMetrics(reg prometheus.Registerer, load func() *state) (*metrics, error)
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "botwarden_notices_dropped_total", Help: "Notices a slow subscriber lost.",
 		}),
+		uncleanStart: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "botwarden_unclean_start_timestamp_seconds",
+			Help: "Unix time of this run's start if the run before recorded no stop (killed, crashed, machine lost); 0 otherwise.",
+		}),
+		policyChange: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "botwarden_policy_change_start_timestamp_seconds",
+			Help: "Unix time of this run's start if its policy differs from the last start's (recorded whole in the ledger); 0 otherwise.",
+		}),
 	}
 	m.state = newStateMetrics(load)
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{m.commands, m.challenges, m.appendSeconds, m.unaudited, m.drifted, m.dropped, m.state}
+	cs := []prometheus.Collector{m.commands, m.challenges, m.appendSeconds, m.unaudited, m.drifted, m.dropped,
+		m.uncleanStart, m.policyChange, m.state}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register core metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// started sets the start gauges from this run's start record.
+func (m *metrics) started(info *ServiceInfo, now time.Time) {
+	if info.PreviousRun == "unclean" {
+		m.uncleanStart.Set(float64(now.Unix()))
+	}
+	if info.PreviousPolicyDigest != "" {
+		m.policyChange.Set(float64(now.Unix()))
+	}
 }
 
 func (m *metrics) command(o Outcome) {

@@ -34,3 +34,29 @@ func TestMetrics_CommandsChallengesBots(t *testing.T) {
 		}
 	}
 }
+
+// The start gauges say when this run started after an unclean end or
+// under a changed policy, and are 0 otherwise, so alerts can fire for a
+// while after such a start.
+func TestMetrics_StartGauges(t *testing.T) {
+	h := coretest.NewEngine(t)
+	at := float64(coretest.Epoch.Unix())
+	gauges := func(h *coretest.Harness) (unclean, policy float64) {
+		v := metricValues(t, h.Registry)
+		return v["botwarden_unclean_start_timestamp_seconds"], v["botwarden_policy_change_start_timestamp_seconds"]
+	}
+	if u, p := gauges(h); u != 0 || p != 0 {
+		t.Fatalf("first start: unclean %v, policy %v; want 0, 0", u, p)
+	}
+	if err := h.Engine.RecordStop(t.Context(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if u, p := gauges(h.Restart()); u != 0 || p != 0 {
+		t.Fatalf("clean restart: unclean %v, policy %v; want 0, 0", u, p)
+	}
+	// No stop recorded since, and another policy.
+	h3 := coretest.NewEngine(t, coretest.WithAuditor(h.Auditor), coretest.WithPolicy(mustPolicy(t, selfApprovePolicy)))
+	if u, p := gauges(h3); u != at || p != at {
+		t.Fatalf("unclean restart with a new policy: unclean %v, policy %v; want both %v", u, p, at)
+	}
+}
