@@ -6,6 +6,8 @@
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# A company's module proxy, where builds must use one: --build-arg GOPROXY=https://…
+ARG GOPROXY
 RUN go mod download
 COPY . .
 ARG VERSION=dev

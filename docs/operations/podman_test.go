@@ -81,7 +81,7 @@ func needTools(t *testing.T, names ...string) {
 			if os.Getenv("CI") == "true" {
 				t.Fatalf("%s not found: .ci/run must install it", n)
 			}
-			t.Skipf("%s not found; to run this test: apt-get install buildah podman runc busybox-static", n)
+			t.Skipf("%s not found; to run this test: apt-get install buildah podman runc busybox-static docker.io", n)
 		}
 	}
 }

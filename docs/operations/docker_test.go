@@ -1,0 +1,257 @@
+package operations
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestImage_DockerEngine builds the image from the Dockerfile, unchanged,
+// with Docker's own engine (dockerd and its builder, `docker build`), and
+// runs it with `docker run` as docs/operations/README.md does: a named
+// volume, the config folder read-only, a read-only root file system. Then
+// the operator steps of TestDockerfile_RunsAsTheImage, through `docker
+// exec` and `docker stop`. The test starts its own dockerd, on a socket
+// and data root of its own.
+//
+// This machine cannot reach a registry: the base images are the local
+// stand-ins TestImage_BuiltAndRun uses, built with buildah and loaded into
+// dockerd under the FROM lines' names. The build's `go mod download`
+// fetches through the Dockerfile's GOPROXY build argument from a module
+// proxy the test serves on 127.0.0.1 out of this machine's module cache,
+// as a build behind a company's proxy would.
+func TestImage_DockerEngine(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: dockerd")
+	}
+	needTools(t, "dockerd", "docker", "buildah", "runc", "busybox")
+	canContain(t)
+	t.Parallel()
+	repo := repoRoot(t)
+	stages, img := dockerfile(t)
+	d := startDockerd(t)
+	s := newStore(t)
+	began := time.Now()
+	s.standIns(t, stages)
+	for _, st := range stages {
+		if st.Image == "" || slices.ContainsFunc(stages, func(o stage) bool { return o.Name == st.Image }) {
+			continue
+		}
+		archive := filepath.Join(t.TempDir(), "base.tar")
+		s.buildah(t, "push", "--quiet", qualified(st.Image), "docker-archive:"+archive+":"+st.Image)
+		d.docker(t, "load", "--input", archive)
+	}
+
+	const tag = "botwarden:dockertest"
+	proxy := moduleProxy(t)
+	t.Logf("base images loaded into dockerd in %s", time.Since(began).Round(time.Second))
+	began = time.Now()
+	d.docker(t, "build", "--network", "host", "--build-arg", "VERSION="+staticVersion,
+		"--build-arg", "GOPROXY="+proxy, "--tag", tag, repo)
+	t.Logf("docker build (cold: a fresh engine has no build cache) in %s", time.Since(began).Round(time.Second))
+	d.checkConfig(t, tag, img)
+
+	etc := t.TempDir()
+	if err := os.Chmod(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pool := writeConfig(t, etc, img)
+	d.docker(t, "volume", "create", "botwarden-data")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tok := firstRun(ctx, t, d.run(t, "botwarden-1", tag, etc, img, pool), img)
+	secondRun(ctx, t, d.run(t, "botwarden-2", tag, etc, img, pool), tok)
+}
+
+// dockerd is a Docker engine the test started.
+type dockerd struct {
+	host string // DOCKER_HOST
+}
+
+// startDockerd starts dockerd with its own socket, data and exec roots
+// (the vfs storage driver, no bridge, no iptables: containers get no
+// network but their loopback) and stops it when the test ends.
+func startDockerd(t *testing.T) *dockerd {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dockerd-") // short: a unix socket path is at most 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dockerd{host: "unix://" + filepath.Join(dir, "docker.sock")}
+	logs, err := os.Create(filepath.Join(dir, "dockerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("dockerd", "--host", d.host, "--data-root", filepath.Join(dir, "data"),
+		"--exec-root", filepath.Join(dir, "exec"), "--pidfile", filepath.Join(dir, "dockerd.pid"),
+		"--storage-driver", "overlay2", "--bridge", "none", "--iptables=false", "--ip6tables=false")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_, _ = d.cmd("rm", "--force", "botwarden-1", "botwarden-2")
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		logs.Close()
+		_ = os.RemoveAll(dir)
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, err := d.cmd("version"); err == nil {
+			return d
+		}
+		select {
+		case err := <-exited:
+			out, _ := os.ReadFile(logs.Name())
+			t.Skipf("dockerd cannot run here: %v\n%s", err, lastLines(string(out), 20))
+		default:
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(logs.Name())
+			t.Fatalf("dockerd did not answer within 30s:\n%s", lastLines(string(out), 30))
+		}
+	}
+}
+
+// cmd runs the docker client against d; the legacy builder, which needs
+// no buildx plugin and pulls nothing it is not asked to.
+func (d *dockerd) cmd(args ...string) (string, error) {
+	c := exec.Command("docker", args...)
+	c.Env = append(os.Environ(), "DOCKER_HOST="+d.host, "DOCKER_BUILDKIT=0", "DOCKER_CONFIG="+filepath.Dir(strings.TrimPrefix(d.host, "unix://")))
+	out, err := c.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("docker %s: %w\n%s", strings.Join(args, " "), err, lastLines(string(out), 30))
+	}
+	return string(out), nil
+}
+
+func (d *dockerd) docker(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := d.cmd(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// checkConfig checks the built image's configuration against what
+// readImage reads from the Dockerfile.
+func (d *dockerd) checkConfig(t *testing.T, tag string, img image) {
+	t.Helper()
+	var inspect []struct{ Config ociConfig }
+	out := d.docker(t, "image", "inspect", tag)
+	if err := json.Unmarshal([]byte(out), &inspect); err != nil || len(inspect) != 1 {
+		t.Fatalf("docker image inspect: %v\n%s", err, out)
+	}
+	cfg := inspect[0].Config
+	if want := fmt.Sprintf("%d:%d", img.uid, img.gid); cfg.User != want {
+		t.Errorf("image user %q, want %q", cfg.User, want)
+	}
+	if _, ok := cfg.Volumes[img.volume]; !ok || len(cfg.Volumes) != 1 {
+		t.Errorf("image volumes %v, want only %s", cfg.Volumes, img.volume)
+	}
+	if _, ok := cfg.ExposedPorts[img.port+"/tcp"]; !ok {
+		t.Errorf("image ports %v, want %s/tcp", cfg.ExposedPorts, img.port)
+	}
+	if !slices.Equal(cfg.Entrypoint, img.entrypoint) || !slices.Equal(cfg.Cmd, img.cmd) {
+		t.Errorf("image starts %q %q, want %q %q", cfg.Entrypoint, cfg.Cmd, img.entrypoint, img.cmd)
+	}
+}
+
+// run starts the image as README's `docker run -d` does, with no network
+// but its own loopback (the test reaches the port from inside the
+// container's network namespace) and a read-only root.
+func (d *dockerd) run(t *testing.T, name, tag, etc string, img image, pool *x509.CertPool) *container {
+	t.Helper()
+	d.docker(t, "run", "--detach", "--name", name, "--network", "none", "--read-only",
+		"--volume", "botwarden-data:"+img.volume, "--volume", etc+":/etc/botwarden:ro", tag)
+	pid, err := strconv.Atoi(strings.TrimSpace(d.docker(t, "inspect", "--format", "{{.State.Pid}}", name)))
+	if err != nil || pid <= 0 {
+		out, _ := d.cmd("logs", name)
+		t.Fatalf("%s is not running (pid %d, %v); its output:\n%s", name, pid, err, lastLines(out, 40))
+	}
+	return newContainer(t, &dockerRun{d: d, name: name, img: img, pid1: pid}, img.port, pool)
+}
+
+// dockerRun is one container dockerd runs.
+type dockerRun struct {
+	d    *dockerd
+	name string
+	img  image
+	pid1 int
+}
+
+func (r *dockerRun) pid() int      { return r.pid1 }
+func (r *dockerRun) netns() string { return fmt.Sprintf("/proc/%d/ns/net", r.pid1) }
+func (r *dockerRun) output() string {
+	out, _ := r.d.cmd("logs", r.name)
+	return lastLines(out, 40)
+}
+
+func (r *dockerRun) exec(args ...string) (string, error) {
+	return r.d.cmd(append([]string{"exec", r.name, r.img.entrypoint[0]}, args...)...)
+}
+
+func (r *dockerRun) exited() error {
+	out, err := r.d.cmd("inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", r.name)
+	if err != nil {
+		return err
+	}
+	if running, code, _ := strings.Cut(strings.TrimSpace(out), " "); running != "true" {
+		return fmt.Errorf("the container exited with code %s", code)
+	}
+	return nil
+}
+
+// stop is `docker stop`: SIGTERM, SIGKILL after 30 s, then the exit code.
+func (r *dockerRun) stop() error {
+	if _, err := r.d.cmd("stop", "--time", "30", r.name); err != nil {
+		return err
+	}
+	out, err := r.d.cmd("inspect", "--format", "{{.State.ExitCode}}", r.name)
+	if err != nil {
+		return err
+	}
+	if code := strings.TrimSpace(out); code != "0" {
+		return fmt.Errorf("exit code %s after docker stop", code)
+	}
+	return nil
+}
+
+// moduleProxy serves this machine's module cache as a Go module proxy
+// (the cache's download folder has the proxy protocol's layout) on
+// 127.0.0.1 and returns its URL.
+func moduleProxy(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command(goTool(), "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env GOMODCACHE: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(filepath.Join(strings.TrimSpace(string(out)), "cache", "download"))),
+		ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
+}
