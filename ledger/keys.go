@@ -187,6 +187,10 @@ func RotateKey(ctx context.Context, dir, previous string, opts Options) (RotateR
 			history = append(history, k)
 		}
 	}
+	cur, curErr := ReadVerifierKey(dir)
+	if len(history) == 0 && curErr == nil {
+		history = []string{cur} // the public files are lost, the key is not
+	}
 	if len(history) == 0 {
 		return rep, fmt.Errorf("rotate key: no verifier key is known for the checkpoints in %s (%s and %s are missing): give the key auditors hold as the previous key",
 			dir, keysFileName, publicKeyFileName)
@@ -195,7 +199,7 @@ func RotateKey(ctx context.Context, dir, previous string, opts Options) (RotateR
 	if err != nil {
 		return rep, fmt.Errorf("rotate key: %w", err)
 	}
-	if cur, err := ReadVerifierKey(dir); err == nil {
+	if curErr == nil {
 		if !slices.Contains(history, cur) {
 			return rep, fmt.Errorf("rotate key: %s in %s is none of the ledger's keys", privateKeyFileName, dir)
 		}

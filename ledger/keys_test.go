@@ -175,6 +175,22 @@ func TestRotateKey_Refused(t *testing.T) {
 		}
 		sameFiles(t, dir, before)
 	})
+	t.Run("public keys lost, signing key kept", func(t *testing.T) {
+		dir := t.TempDir()
+		l := openTest(t, dir, Options{})
+		appendN(t, l, 1, 3)
+		key := l.VerifierKey()
+		l.Close()
+		for _, name := range []string{publicKeyFileName, keysFileName} {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err := RotateKey(ctx, dir, "", Options{})
+		if err != nil || !rep.Replaced || len(rep.History) != 2 || rep.History[0] != key {
+			t.Fatalf("RotateKey = %+v, %v; want the kept key first in the history", rep, err)
+		}
+	})
 	t.Run("no ledger", func(t *testing.T) {
 		if _, err := RotateKey(ctx, t.TempDir(), "", Options{}); err == nil || !strings.Contains(err.Error(), "no ledger") {
 			t.Fatalf("RotateKey of an empty folder = %v", err)
