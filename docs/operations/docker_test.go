@@ -191,52 +191,7 @@ func (d *dockerd) run(t *testing.T, name, tag, etc string, img image, pool *x509
 		out, _ := d.cmd("logs", name)
 		t.Fatalf("%s is not running (pid %d, %v); its output:\n%s", name, pid, err, lastLines(out, 40))
 	}
-	return newContainer(t, &dockerRun{d: d, name: name, img: img, pid1: pid}, img.port, pool)
-}
-
-// dockerRun is one container dockerd runs.
-type dockerRun struct {
-	d    *dockerd
-	name string
-	img  image
-	pid1 int
-}
-
-func (r *dockerRun) pid() int      { return r.pid1 }
-func (r *dockerRun) netns() string { return fmt.Sprintf("/proc/%d/ns/net", r.pid1) }
-func (r *dockerRun) output() string {
-	out, _ := r.d.cmd("logs", r.name)
-	return lastLines(out, 40)
-}
-
-func (r *dockerRun) exec(args ...string) (string, error) {
-	return r.d.cmd(append([]string{"exec", r.name, r.img.entrypoint[0]}, args...)...)
-}
-
-func (r *dockerRun) exited() error {
-	out, err := r.d.cmd("inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", r.name)
-	if err != nil {
-		return err
-	}
-	if running, code, _ := strings.Cut(strings.TrimSpace(out), " "); running != "true" {
-		return fmt.Errorf("the container exited with code %s", code)
-	}
-	return nil
-}
-
-// stop is `docker stop`: SIGTERM, SIGKILL after 30 s, then the exit code.
-func (r *dockerRun) stop() error {
-	if _, err := r.d.cmd("stop", "--time", "30", r.name); err != nil {
-		return err
-	}
-	out, err := r.d.cmd("inspect", "--format", "{{.State.ExitCode}}", r.name)
-	if err != nil {
-		return err
-	}
-	if code := strings.TrimSpace(out); code != "0" {
-		return fmt.Errorf("exit code %s after docker stop", code)
-	}
-	return nil
+	return newContainer(t, &cliRun{cli: d.cmd, tool: "docker", name: name, img: img, pid1: pid}, img.port, pool)
 }
 
 // moduleProxy serves this machine's module cache as a Go module proxy

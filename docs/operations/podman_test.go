@@ -255,7 +255,8 @@ func (s *store) run(t *testing.T, name, tag, etc string, img image, pool *x509.C
 	if err != nil || pid <= 0 {
 		t.Fatalf("%s is not running (pid %d, %v); its output:\n%s", name, pid, err, s.logs(name))
 	}
-	return newContainer(t, &podmanRun{s: s, name: name, img: img, pid1: pid}, img.port, pool)
+	podman := func(args ...string) (string, error) { return s.cmd("podman", args...) }
+	return newContainer(t, &cliRun{cli: podman, tool: "podman", name: name, img: img, pid1: pid}, img.port, pool)
 }
 
 func (s *store) logs(name string) string {
@@ -263,24 +264,29 @@ func (s *store) logs(name string) string {
 	return lastLines(out, 40)
 }
 
-// podmanRun is one container podman runs.
-type podmanRun struct {
-	s    *store
+// cliRun is one container run by a docker-compatible CLI (podman, or
+// docker against the test's dockerd): cli runs one of its commands.
+type cliRun struct {
+	cli  func(args ...string) (string, error)
+	tool string // for messages
 	name string
 	img  image
 	pid1 int
 }
 
-func (r *podmanRun) pid() int       { return r.pid1 }
-func (r *podmanRun) netns() string  { return fmt.Sprintf("/proc/%d/ns/net", r.pid1) }
-func (r *podmanRun) output() string { return r.s.logs(r.name) }
-
-func (r *podmanRun) exec(args ...string) (string, error) {
-	return r.s.cmd("podman", append([]string{"exec", r.name, r.img.entrypoint[0]}, args...)...)
+func (r *cliRun) pid() int      { return r.pid1 }
+func (r *cliRun) netns() string { return fmt.Sprintf("/proc/%d/ns/net", r.pid1) }
+func (r *cliRun) output() string {
+	out, _ := r.cli("logs", r.name)
+	return lastLines(out, 40)
 }
 
-func (r *podmanRun) exited() error {
-	out, err := r.s.cmd("podman", "inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", r.name)
+func (r *cliRun) exec(args ...string) (string, error) {
+	return r.cli(append([]string{"exec", r.name, r.img.entrypoint[0]}, args...)...)
+}
+
+func (r *cliRun) exited() error {
+	out, err := r.cli("inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", r.name)
 	if err != nil {
 		return err
 	}
@@ -290,17 +296,17 @@ func (r *podmanRun) exited() error {
 	return nil
 }
 
-// stop is `podman stop`: SIGTERM, SIGKILL after 30 s, then the exit code.
-func (r *podmanRun) stop() error {
-	if _, err := r.s.cmd("podman", "stop", "--time", "30", r.name); err != nil {
+// stop is `docker stop`: SIGTERM, SIGKILL after 30 s, then the exit code.
+func (r *cliRun) stop() error {
+	if _, err := r.cli("stop", "--time", "30", r.name); err != nil {
 		return err
 	}
-	out, err := r.s.cmd("podman", "inspect", "--format", "{{.State.ExitCode}}", r.name)
+	out, err := r.cli("inspect", "--format", "{{.State.ExitCode}}", r.name)
 	if err != nil {
 		return err
 	}
 	if code := strings.TrimSpace(out); code != "0" {
-		return fmt.Errorf("exit code %s after podman stop", code)
+		return fmt.Errorf("exit code %s after %s stop", code, r.tool)
 	}
 	return nil
 }
