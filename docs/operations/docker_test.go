@@ -82,9 +82,27 @@ type dockerd struct {
 }
 
 // startDockerd starts dockerd with its own socket, data and exec roots
-// (the vfs storage driver, no bridge, no iptables: containers get no
-// network but their loopback) and stops it when the test ends.
+// (no bridge, no iptables: containers get no network but their loopback)
+// and stops it when the test ends. It takes overlay2, or vfs (slower, but
+// needing nothing of the kernel) where dockerd refuses overlay2, and skips
+// the test where dockerd cannot run at all.
 func startDockerd(t *testing.T) *dockerd {
+	t.Helper()
+	var why []string
+	for _, driver := range []string{"overlay2", "vfs"} {
+		d, err := launchDockerd(t, driver)
+		if err == nil {
+			return d
+		}
+		why = append(why, driver+": "+err.Error())
+	}
+	t.Skipf("dockerd cannot run here:\n%s", strings.Join(why, "\n"))
+	return nil
+}
+
+// launchDockerd starts dockerd on storage driver and waits until it
+// answers; an error says why it exited instead.
+func launchDockerd(t *testing.T, driver string) (*dockerd, error) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "dockerd-") // short: a unix socket path is at most 107 bytes
 	if err != nil {
@@ -97,14 +115,14 @@ func startDockerd(t *testing.T) *dockerd {
 	}
 	cmd := exec.Command("dockerd", "--host", d.host, "--data-root", filepath.Join(dir, "data"),
 		"--exec-root", filepath.Join(dir, "exec"), "--pidfile", filepath.Join(dir, "dockerd.pid"),
-		"--storage-driver", "overlay2", "--bridge", "none", "--iptables=false", "--ip6tables=false")
+		"--storage-driver", driver, "--bridge", "none", "--iptables=false", "--ip6tables=false")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
+	stop := func() {
 		_, _ = d.cmd("rm", "--force", "botwarden-1", "botwarden-2")
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
@@ -116,20 +134,24 @@ func startDockerd(t *testing.T) *dockerd {
 		logs.Close()
 		unmountUnder(dir) // dockerd leaves its network namespace bind-mounted
 		_ = os.RemoveAll(dir)
-	})
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		if _, err := d.cmd("version"); err == nil {
-			return d
+			t.Cleanup(stop)
+			return d, nil
 		}
 		select {
 		case err := <-exited:
+			exited <- err
 			out, _ := os.ReadFile(logs.Name())
-			t.Skipf("dockerd cannot run here: %v\n%s", err, lastLines(string(out), 20))
+			stop()
+			return nil, fmt.Errorf("%v\n%s", err, lastLines(string(out), 10))
 		default:
 		}
 		if time.Now().After(deadline) {
 			out, _ := os.ReadFile(logs.Name())
-			t.Fatalf("dockerd did not answer within 30s:\n%s", lastLines(string(out), 30))
+			stop()
+			t.Fatalf("dockerd (%s) did not answer within 30s:\n%s", driver, lastLines(string(out), 30))
 		}
 	}
 }
