@@ -186,19 +186,7 @@ func (d *dockerd) checkConfig(t *testing.T, tag string, img image) {
 	if err := json.Unmarshal([]byte(out), &inspect); err != nil || len(inspect) != 1 {
 		t.Fatalf("docker image inspect: %v\n%s", err, out)
 	}
-	cfg := inspect[0].Config
-	if want := fmt.Sprintf("%d:%d", img.uid, img.gid); cfg.User != want {
-		t.Errorf("image user %q, want %q", cfg.User, want)
-	}
-	if _, ok := cfg.Volumes[img.volume]; !ok || len(cfg.Volumes) != 1 {
-		t.Errorf("image volumes %v, want only %s", cfg.Volumes, img.volume)
-	}
-	if _, ok := cfg.ExposedPorts[img.port+"/tcp"]; !ok {
-		t.Errorf("image ports %v, want %s/tcp", cfg.ExposedPorts, img.port)
-	}
-	if !slices.Equal(cfg.Entrypoint, img.entrypoint) || !slices.Equal(cfg.Cmd, img.cmd) {
-		t.Errorf("image starts %q %q, want %q %q", cfg.Entrypoint, cfg.Cmd, img.entrypoint, img.cmd)
-	}
+	img.checkConfig(t, inspect[0].Config)
 }
 
 // run starts the image as README's `docker run -d` does, with no network

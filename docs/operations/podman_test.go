@@ -193,7 +193,13 @@ func (s *store) checkConfig(t *testing.T, tag string, img image) {
 	if err := json.Unmarshal([]byte(out), &inspect); err != nil {
 		t.Fatalf("buildah inspect: %v\n%s", err, out)
 	}
-	cfg := inspect.OCIv1.Config
+	img.checkConfig(t, inspect.OCIv1.Config)
+}
+
+// checkConfig checks a built image's configuration against img, what
+// readImage reads from the Dockerfile.
+func (img image) checkConfig(t *testing.T, cfg ociConfig) {
+	t.Helper()
 	if want := fmt.Sprintf("%d:%d", img.uid, img.gid); cfg.User != want {
 		t.Errorf("image user %q, want %q", cfg.User, want)
 	}
