@@ -125,6 +125,14 @@ func (b *Builder) collect(ctx context.Context, c *collector, m *Manifest) error 
 	} else {
 		c.note("config: no configuration source")
 	}
+	if b.src.Policy != nil {
+		// Verbatim, not re-encoded: its SHA-256 is the recorded digest.
+		doc, digest := b.src.Policy()
+		if err := c.st.addBytes("config/policy.json", doc); err != nil {
+			return err
+		}
+		m.PolicyDigest = digest
+	}
 	if err := c.addLogs(b.src.Logs); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/botwarden/botwarden/bundle/redact"
 	"github.com/botwarden/botwarden/internal/core"
+	"github.com/botwarden/botwarden/internal/policy"
 	"github.com/botwarden/botwarden/ledger"
 )
 
@@ -37,6 +38,16 @@ func TestBuilder_Build_SecretFree(t *testing.T) {
 	}
 	if _, ok := files["drivers/beta.json"]; ok {
 		t.Error("drivers/beta.json present, but beta offers no diagnostics")
+	}
+	// The policy in force, byte for byte as the ledger records it: its
+	// SHA-256 is the manifest's policy_digest.
+	var pm Manifest
+	if err := json.Unmarshal(files["manifest.json"], &pm); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(files["config/policy.json"])
+	if _, digest := policy.Demo().Canonical(); pm.PolicyDigest != digest || "sha256:"+hex.EncodeToString(sum[:]) != digest {
+		t.Errorf("policy in the bundle hashes to sha256:%x, manifest says %s, want %s", sum, pm.PolicyDigest, digest)
 	}
 	secrets := []string{envSlackToken, envSigning, cfgWebhook, logPassword, diagToken, metricSecret, unknownAWS}
 	for name, content := range files {

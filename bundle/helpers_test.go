@@ -15,6 +15,7 @@ import (
 
 	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/lifecycle"
+	"github.com/botwarden/botwarden/internal/policy"
 	"github.com/botwarden/botwarden/ledger"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -118,6 +119,7 @@ func testSources(t testing.TB, l Ledger) Sources {
 				"webhooks":    []any{map[string]any{"url": "https://hooks.example/x", "secret": cfgWebhook, "secret_ref": "vault:hooks/x"}},
 			}
 		},
+		Policy:  policy.Demo().Canonical,
 		Secrets: known,
 		Logs:    ring,
 		Metrics: reg,

@@ -15,20 +15,24 @@ const ManifestVersion = "1"
 // was, which ledger state it reflects, how it was redacted, and the size
 // and SHA-256 of every other file in it.
 type Manifest struct {
-	ManifestVersion string      `json:"manifest_version"`
-	ID              string      `json:"bundle_id"`
-	Environment     string      `json:"environment"`
-	Target          string      `json:"target"`
-	Actor           string      `json:"actor"`
-	Reason          string      `json:"reason,omitempty"` // redacted
-	CommandID       string      `json:"command_id,omitempty"`
-	CreatedAt       time.Time   `json:"created_at"`
-	Version         string      `json:"service_version"`
-	Build           BuildInfo   `json:"build"`
-	Ledger          LedgerSlice `json:"ledger"`
-	Redaction       Redaction   `json:"redaction"`
-	Notes           []string    `json:"notes,omitempty"` // sources not collected and why (redacted)
-	Files           []FileEntry `json:"files"`
+	ManifestVersion string    `json:"manifest_version"`
+	ID              string    `json:"bundle_id"`
+	Environment     string    `json:"environment"`
+	Target          string    `json:"target"`
+	Actor           string    `json:"actor"`
+	Reason          string    `json:"reason,omitempty"` // redacted
+	CommandID       string    `json:"command_id,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	Version         string    `json:"service_version"`
+	// PolicyDigest is the digest of the policy in force (config/policy.json
+	// holds it, byte for byte as the ledger records it), when the service
+	// gave its policy.
+	PolicyDigest string      `json:"policy_digest,omitempty"`
+	Build        BuildInfo   `json:"build"`
+	Ledger       LedgerSlice `json:"ledger"`
+	Redaction    Redaction   `json:"redaction"`
+	Notes        []string    `json:"notes,omitempty"` // sources not collected and why (redacted)
+	Files        []FileEntry `json:"files"`
 }
 
 // BuildInfo is what the binary says about how it was built.

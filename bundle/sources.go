@@ -42,9 +42,12 @@ type Sources struct {
 	Diagnostics DiagnosticsFunc     // optional
 	Metrics     prometheus.Gatherer // optional
 	Config      func() any          // optional: the effective configuration
-	Secrets     func() []string     // optional: every secret value the process knows
-	Logs        *Ring               // optional: recent service log lines
-	Runtime     func() RuntimeFacts // optional: default reads the Go runtime
+	// Policy returns the policy in force as the ledger records it (its
+	// canonical document) and its digest; optional.
+	Policy  func() (doc []byte, digest string)
+	Secrets func() []string     // optional: every secret value the process knows
+	Logs    *Ring               // optional: recent service log lines
+	Runtime func() RuntimeFacts // optional: default reads the Go runtime
 }
 
 // Options configure a Builder.

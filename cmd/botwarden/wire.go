@@ -44,8 +44,10 @@ type service struct {
 	secrets *secretSet
 	tokens  *token.Store // operator API tokens
 	api     *api.Server
-	// policyDigest is the policy's digest (policy.Policy.Canonical), as
-	// every start records it and /healthz shows it.
+	// policy is the policy in force; policyDigest its digest
+	// (policy.Policy.Canonical), as every start records it and /healthz
+	// shows it.
+	policy       *policy.Policy
 	policyDigest string
 }
 
@@ -62,6 +64,7 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	svc.policy = pol
 	_, svc.policyDigest = pol.Canonical()
 	slackCfg := slackConfig(cfg, env.getenv)
 	secrets.add(string(slackCfg.BotToken), string(slackCfg.AppToken), string(slackCfg.SigningSecret))
@@ -237,6 +240,7 @@ func (s *service) newBundler(ring *bundle.Ring) (*bundle.Builder, error) {
 		Diagnostics: s.drivers.diagnostics,
 		Metrics:     s.reg,
 		Config:      func() any { return s.cfg },
+		Policy:      s.policy.Canonical,
 		Secrets:     s.secrets.values,
 		Logs:        ring,
 	})
