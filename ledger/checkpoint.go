@@ -59,19 +59,22 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 
 // OpenCheckpoint verifies a signed checkpoint note with the verifier key
 // vkey (as printed by `botwarden ledger key`) and returns its body. vkey
-// may also hold several keys separated by white space, a key history as
-// in the data folder's ledger.keys (see RotateKey): a note signed by any
-// of them is accepted. The origin must equal the keys' name.
+// may also be a key history as in the data folder's ledger.keys (see
+// RotateKey): keys separated by white space, a retired key followed by
+// the largest tree size it may sign. A note is accepted when one of its
+// signatures is by a key that may sign its size; a key retired at size N
+// vouches for nothing after N, so a leaked key cannot sign a forged
+// history that verifies. The origin must equal the keys' name.
 func OpenCheckpoint(signed []byte, vkey string) (Checkpoint, error) {
-	vs, err := parseVerifiers(vkey)
+	ks, err := parseKeys(vkey)
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	return openCheckpoint(signed, vs)
+	return openCheckpoint(signed, ks)
 }
 
-func openCheckpoint(signed []byte, vs []note.Verifier) (Checkpoint, error) {
-	n, err := note.Open(signed, note.VerifierList(vs...))
+func openCheckpoint(signed []byte, ks []trustedKey) (Checkpoint, error) {
+	n, err := note.Open(signed, note.VerifierList(verifiersOf(ks)...))
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("%w: checkpoint signature invalid: %v", ErrTampered, err)
 	}
@@ -79,30 +82,23 @@ func openCheckpoint(signed []byte, vs []note.Verifier) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if name := vs[0].Name(); c.Origin != name {
+	if name := ks[0].v.Name(); c.Origin != name {
 		return Checkpoint{}, fmt.Errorf("%w: checkpoint origin %q is not the key's name %q", ErrTampered, c.Origin, name)
 	}
-	return c, nil
-}
-
-// parseVerifiers parses one verifier key or several separated by white
-// space; all must share one name (the log's origin).
-func parseVerifiers(vkeys string) ([]note.Verifier, error) {
-	var vs []note.Verifier
-	for _, k := range strings.Fields(vkeys) {
-		v, err := note.NewVerifier(k)
-		if err != nil {
-			return nil, fmt.Errorf("verifier key: %w", err)
+	var retired []string
+	for _, sig := range n.Sigs {
+		for _, k := range ks {
+			if k.v.Name() != sig.Name || k.v.KeyHash() != sig.Hash {
+				continue
+			}
+			if !k.retired || c.Size <= k.until {
+				return c, nil
+			}
+			retired = append(retired, fmt.Sprintf("%s (retired at size %d)", k.vkey, k.until))
 		}
-		if len(vs) > 0 && v.Name() != vs[0].Name() {
-			return nil, fmt.Errorf("verifier keys: %q and %q name different logs", vs[0].Name(), v.Name())
-		}
-		vs = append(vs, v)
 	}
-	if len(vs) == 0 {
-		return nil, errors.New("verifier key: none given")
-	}
-	return vs, nil
+	return Checkpoint{}, fmt.Errorf("%w: the checkpoint at size %d is signed only by keys retired before it: %s",
+		ErrTampered, c.Size, strings.Join(retired, ", "))
 }
 
 // ReadVerifierKey returns the verifier key of the ledger in data folder

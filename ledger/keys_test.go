@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 // folderFiles returns the data folder's files (not Badger's) and their
@@ -104,6 +106,14 @@ func TestRotateKey(t *testing.T) {
 			l := openTest(t, dir, Options{})
 			appendN(t, l, 1, 20)
 			oldKey := l.VerifierKey()
+			sk, err := os.ReadFile(filepath.Join(dir, privateKeyFileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			oldSigner, err := note.NewSigner(strings.TrimSpace(string(sk)))
+			if err != nil {
+				t.Fatal(err)
+			}
 			oldNote, err := l.Checkpoint(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -118,8 +128,9 @@ func TestRotateKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The old key is retired at the latest checkpoint's size.
 			if rep.Replaced == lost || rep.VerifierKey == oldKey || len(rep.History) != 2 ||
-				rep.History[0] != oldKey || rep.History[1] != rep.VerifierKey || rep.CoSigned != 20 {
+				rep.History[0] != oldKey+" 20" || rep.History[1] != rep.VerifierKey || rep.CoSigned != 20 {
 				t.Fatalf("report %+v", rep)
 			}
 			// The latest checkpoint carries both signatures: either key alone
@@ -159,6 +170,29 @@ func TestRotateKey(t *testing.T) {
 			if _, err := VerifyExport(ctx, bytes.NewReader(exp), cp, rep.VerifierKey, oldNote); err == nil {
 				t.Fatal("the old checkpoint verified without the old key")
 			}
+			if lost {
+				return
+			}
+			// The retired key (it may have leaked) vouches for nothing past
+			// size 20, even a checkpoint of the true tree; up to 20 it still
+			// does.
+			for _, tc := range []struct {
+				size uint64
+				ok   bool
+			}{{20, true}, {12, true}, {30, false}} {
+				root, err := l.RootAt(ctx, tc.size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				signed, err := note.Sign(&note.Note{Text: Checkpoint{Origin: l.Origin(), Size: tc.size, Root: root}.Body()}, oldSigner)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = OpenCheckpoint(signed, history)
+				if ok := err == nil; ok != tc.ok || (!ok && !errors.Is(err, ErrTampered)) {
+					t.Fatalf("checkpoint at size %d signed by the retired key: %v, want accepted %v", tc.size, err, tc.ok)
+				}
+			}
 		})
 	}
 }
@@ -187,7 +221,7 @@ func TestRotateKey_Refused(t *testing.T) {
 			}
 		}
 		rep, err := RotateKey(ctx, dir, "", Options{})
-		if err != nil || !rep.Replaced || len(rep.History) != 2 || rep.History[0] != key {
+		if err != nil || !rep.Replaced || len(rep.History) != 2 || rep.History[0] != key+" 3" {
 			t.Fatalf("RotateKey = %+v, %v; want the kept key first in the history", rep, err)
 		}
 	})
@@ -223,7 +257,7 @@ func TestRotateKey_Refused(t *testing.T) {
 		}
 		// The key auditors hold: it works.
 		rep, err := RotateKey(ctx, dir, key, Options{})
-		if err != nil || len(rep.History) != 2 || rep.History[0] != key {
+		if err != nil || len(rep.History) != 2 || rep.History[0] != key+" 3" {
 			t.Fatalf("RotateKey with the previous key = %+v, %v", rep, err)
 		}
 		openTest(t, dir, Options{})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -197,10 +196,12 @@ func (l *Log) Dir() string { return l.dir }
 // "name+hash+base64": what an auditor passes to VerifyExport.
 func (l *Log) VerifierKey() string { return l.keys.vkey }
 
-// VerifierKeys returns every verifier key that signed this ledger's
-// checkpoints, oldest first, VerifierKey last (more than one after a
-// RotateKey).
-func (l *Log) VerifierKeys() []string { return slices.Clone(l.keys.history) }
+// VerifierKeys returns the ledger's key history, the lines of its
+// ledger.keys: every verifier key that signed its checkpoints, oldest
+// first, a retired one followed by the largest tree size it may sign,
+// VerifierKey last (more than one after a RotateKey). Joined by spaces it
+// is what OpenCheckpoint and VerifyExport take.
+func (l *Log) VerifierKeys() []string { return keyLines(l.keys.history) }
 
 // Origin returns the checkpoint origin line (the signing key's name).
 func (l *Log) Origin() string { return l.keys.signer.Name() }

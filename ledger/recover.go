@@ -144,7 +144,7 @@ func (l *Log) loadLatestCheckpoints(txn *badger.Txn) ([]*signedCheckpoint, error
 }
 
 func (l *Log) parseSigned(b []byte) (*signedCheckpoint, error) {
-	c, err := openCheckpoint(b, l.keys.verifiers)
+	c, err := openCheckpoint(b, l.keys.history)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
@@ -91,14 +90,17 @@ func RestoreChain(ctx context.Context, dir string, parts []ExportPart, vkey stri
 		}
 	}()
 	rep.VerifierKey = l.VerifierKey()
-	given := strings.Fields(vkey)
-	if !rep.NewKey && !slices.Contains(given, rep.VerifierKey) {
-		return rep, fmt.Errorf("restore: %s in %s is not a key that signed the checkpoints (%s, want one of %s)",
-			privateKeyFileName, dir, rep.VerifierKey, strings.Join(given, " "))
+	given, err := parseKeys(vkey)
+	if err != nil {
+		return rep, fmt.Errorf("restore: %w", err)
+	}
+	if i := indexOf(given, rep.VerifierKey); !rep.NewKey && (i < 0 || given[i].retired) {
+		return rep, fmt.Errorf("restore: %s in %s is not a key that signed the checkpoints and may sign more (%s, want one of %s)",
+			privateKeyFileName, dir, rep.VerifierKey, strings.Join(keyLines(given), " "))
 	}
 	// The checkpoints made before the backup (posted in Slack, kept by
 	// auditors) still verify against the restored ledger.
-	if err := l.trustEarlier(given); err != nil {
+	if err := l.trustEarlier(vkey); err != nil {
 		return rep, fmt.Errorf("restore: %w", err)
 	}
 	for _, p := range parts {

@@ -194,8 +194,11 @@ func TestLedger_LostKeyThenRotation(t *testing.T) {
 	stop()
 	newKey, _ := runCLI(t, "ledger", "key", "--data", dir)
 	newKey = strings.TrimSpace(newKey)
-	if all, _ := runCLI(t, "ledger", "key", "--all", "--data", dir); strings.Fields(all)[0] != old || strings.Fields(all)[1] != newKey {
-		t.Fatalf("ledger key --all = %q, want %s then %s", all, old, newKey)
+	// The old key is retired at the size the rotation found signed.
+	all, _ := runCLI(t, "ledger", "key", "--all", "--data", dir)
+	lines := strings.Split(strings.TrimSpace(all), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], old+" ") || lines[1] != newKey {
+		t.Fatalf("ledger key --all = %q, want %s retired at a size, then %s", all, old, newKey)
 	}
 	var last core.Event
 	for _, ev := range exportedEvents(t, dir) {
@@ -227,7 +230,7 @@ func TestLedger_LostKeyThenRotation(t *testing.T) {
 	if msg, code := runCLI(t, "ledger", "restore", "--data", restored, "--export", before, "--export", inc, "--key", keys); code != 0 {
 		t.Fatalf("restore across the rotation: %s", msg)
 	}
-	if h, err := os.ReadFile(filepath.Join(restored, "ledger.keys")); err != nil || !strings.HasPrefix(string(h), old+"\n"+newKey+"\n") {
+	if h, err := os.ReadFile(filepath.Join(restored, "ledger.keys")); err != nil || !strings.HasPrefix(string(h), lines[0]+"\n"+newKey+" ") {
 		t.Fatalf("restored key history %q (%v), want the earlier keys first", h, err)
 	}
 }

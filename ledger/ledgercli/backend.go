@@ -25,8 +25,9 @@ type HeadInfo struct {
 	Time       time.Time `json:"last_time"`
 	Checkpoint string    `json:"latest_checkpoint,omitempty"`
 	Key        string    `json:"verifier_key"`
-	// Keys is every key that signed the ledger's checkpoints, oldest
-	// first, Key last (more than one after a key rotation).
+	// Keys is the key history (ledger.keys lines): every key that signed
+	// the ledger's checkpoints, oldest first, a retired one followed by
+	// the largest tree size it may sign, Key last.
 	Keys []string `json:"verifier_keys,omitempty"`
 }
 

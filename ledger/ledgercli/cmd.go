@@ -80,7 +80,7 @@ func keyCmd(data *string) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&all, "all", false, "every key that signed this ledger's checkpoints, oldest first (after a rotate-key: give them all to verify older checkpoints)")
+	c.Flags().BoolVar(&all, "all", false, "the key history: every key that signed this ledger's checkpoints, oldest first, a retired one with the largest size it may sign (after a rotate-key: give it all to verify older checkpoints)")
 	return c
 }
 
@@ -91,8 +91,9 @@ func rotateKeyCmd(data *string) *cobra.Command {
 		Short: "Give the ledger a new signing key (one that leaked, or is lost); the service must be stopped",
 		Long: `Give the ledger a new signing key with the same name, for a key that may have
 leaked or that is lost. Run it with the service stopped. The entries are not
-touched. Every earlier verifier key stays in DATA/ledger.keys, so older
-checkpoints (kept by auditors, posted in Slack) still verify, and the latest
+touched. Every earlier verifier key stays in DATA/ledger.keys, retired at
+the latest checkpoint's size: older checkpoints (kept by auditors, posted in
+Slack) still verify, nothing it signs past that size does, and the latest
 checkpoint is signed by the new key as well: one note carries the old key's
 signature and the new one's on the same tree head. Hand the new key to
 auditors; the service's next start records it in the ledger.`,
@@ -105,8 +106,9 @@ auditors; the service's next start records it in the ledger.`,
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "new verifier key: %s\n", rep.VerifierKey)
 			if !rep.Replaced {
-				fmt.Fprintln(w, "the previous signing key was missing: nothing signed by it after this")
+				fmt.Fprintln(w, "the previous signing key was missing from the folder")
 			}
+			fmt.Fprintf(w, "earlier keys are retired at size %d: nothing they sign past it verifies (a leaked key cannot vouch for a forged history)\n", rep.CoSigned)
 			if rep.CoSigned > 0 {
 				fmt.Fprintf(w, "the latest checkpoint (size %d) is now signed by the previous key and the new one\n", rep.CoSigned)
 			}
