@@ -56,7 +56,7 @@ func TestImage_DockerEngine(t *testing.T) {
 	}
 
 	const tag = "botwarden:dockertest"
-	proxy := moduleProxy(t)
+	proxy := moduleProxy(t, repo)
 	t.Logf("base images loaded into dockerd in %s", time.Since(began).Round(time.Second))
 	began = time.Now()
 	d.docker(t, "build", "--network", "host", "--build-arg", "VERSION="+staticVersion,
@@ -206,9 +206,18 @@ func (d *dockerd) run(t *testing.T, name, tag, etc string, img image, pool *x509
 
 // moduleProxy serves this machine's module cache as a Go module proxy
 // (the cache's download folder has the proxy protocol's layout) on
-// 127.0.0.1 and returns its URL.
-func moduleProxy(t *testing.T) string {
+// 127.0.0.1 and returns its URL. It first runs the Dockerfile's `go mod
+// download` in repo on this machine, so that the cache holds every module
+// the build will ask for: a fresh machine's builds and tests never fetch
+// modules no Linux build needs (cobra's Windows-only mousetrap), but `go
+// mod download` does.
+func moduleProxy(t *testing.T, repo string) string {
 	t.Helper()
+	dl := exec.Command(goTool(), "mod", "download")
+	dl.Dir = repo
+	if out, err := dl.CombinedOutput(); err != nil {
+		t.Fatalf("go mod download (to fill the module cache the proxy serves): %v\n%s", err, out)
+	}
 	out, err := exec.Command(goTool(), "env", "GOMODCACHE").Output()
 	if err != nil {
 		t.Fatalf("go env GOMODCACHE: %v", err)
