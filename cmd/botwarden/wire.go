@@ -119,6 +119,7 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		Logger:     svc.log.With().Str("component", "core").Logger(),
 		Registerer: svc.reg,
 		Scrubber:   newTypedText(secrets, svc.log),
+		Spill:      newFileSpill(cfg.DataDir),
 	})
 	if err != nil {
 		l.Close()

@@ -159,6 +159,9 @@ func (e *Engine) refuseApproval(ch *Challenge, actor, channel, typed string, con
 
 // drift reports which precondition changed since the challenge was issued.
 func (e *Engine) drift(st *state, ch *Challenge, now time.Time) *denial {
+	if d := e.policyDrift(ch); d != nil {
+		return d
+	}
 	pre := e.preconditions(st, &ch.Command, now)
 	if digest(&ch.Command, pre) == ch.Digest {
 		return nil

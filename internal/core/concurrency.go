@@ -137,14 +137,15 @@ type landing struct {
 	p       Pending
 	evs     []*Event
 	raws    [][]byte
+	late    bool          // applied already: recorded late (late.go)
 	seqs    []uint64      // where the events were recorded, once settled
 	err     error         // why they were not, once settled
 	settled chan struct{} // closed once seqs or err is set
 }
 
 // enlist lists an append just queued. Callers hold orderMu.
-func (e *Engine) enlist(p Pending, evs []*Event, raws [][]byte) *landing {
-	l := &landing{p: p, evs: evs, raws: raws, settled: make(chan struct{})}
+func (e *Engine) enlist(p Pending, evs []*Event, raws [][]byte, late bool) *landing {
+	l := &landing{p: p, evs: evs, raws: raws, late: late, settled: make(chan struct{})}
 	e.lk.applyMu.Lock()
 	e.lk.seqr.queued = append(e.lk.seqr.queued, l)
 	e.lk.applyMu.Unlock()
@@ -182,7 +183,11 @@ func (e *Engine) drain() {
 			l.seqs = make([]uint64, len(rs))
 			for i, r := range rs {
 				l.seqs[i] = r.Seq
-				e.commit(e.state().apply(r.Seq, l.evs[i]))
+				if l.late {
+					e.commit(e.state().landedLate(r.Seq, l.evs[i]))
+				} else {
+					e.commit(e.state().apply(r.Seq, l.evs[i]))
+				}
 				e.publish(Notice{Seq: r.Seq, EventType: l.evs[i].Type, Op: l.evs[i].Op, Event: l.raws[i]})
 			}
 		}

@@ -78,6 +78,10 @@ type Deps struct {
 	// Scrubber keeps secrets people paste by mistake out of the ledger
 	// (scrub); default: none.
 	Scrubber Scrubber
+	// Spill keeps effects applied while the ledger refused them across a
+	// restart (late.go); default: none (a restart before the ledger takes
+	// appends again forgets them).
+	Spill Spill
 }
 
 // Scrubber finds secrets in what people type. The service's is built on
@@ -134,7 +138,15 @@ type Engine struct {
 	subs  map[int]*subscriber
 	subID int
 
-	start startRecord // this process's controlplane.started
+	start    startRecord // this process's controlplane.started
+	recovery recovery    // the previous run's unfinished work (recover)
+	late     lateRecords // unaudited effects' events, to record late
+}
+
+// recovery is what recover could not record yet.
+type recovery struct {
+	pending     atomic.Bool  // something is left: Tick retries
+	interrupted []pendingCmd // commands left between intent and result, oldest first
 }
 
 type systemClock struct{}
@@ -175,21 +187,22 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if err := e.replay(ctx); err != nil {
 		return nil, err
 	}
+	if err := e.unspill(); err != nil {
+		return nil, err
+	}
 	whole, retired := e.state().idx.outcomes.sizes()
 	e.log.Info().Uint64("seq", e.state().seq).Dur("took", time.Since(start)).
 		Int("outcomes_whole", whole).Int("outcomes_retired", retired).Msg("state rebuilt from the ledger")
 	e.start.ev = e.startEvent()
 	e.start.pending.Store(true)
 	e.m.started(e.start.ev.Service, e.now())
-	if err := e.recordStart(ctx); err != nil {
+	if err := e.recordFirst(ctx); err != nil {
 		// Not fatal: stop, pause, quarantine and kill-switch tightening
 		// must still run. Nothing else is recorded (so nothing else runs)
 		// before the start is (recordAll).
 		e.log.Error().Err(err).Msg("controlplane.started not recorded; it is retried before anything else is recorded")
 	}
-	if err := e.recover(ctx); err != nil {
-		return nil, err
-	}
+	e.recover(ctx)
 	return e, nil
 }
 
@@ -269,14 +282,20 @@ func (e *Engine) record(ctx context.Context, ev *Event) (uint64, error) {
 // one group commit), applies them to the state in order and returns
 // their seqs.
 func (e *Engine) recordAll(ctx context.Context, evs ...*Event) ([]uint64, error) {
-	if err := e.recordStart(ctx); err != nil {
+	if err := e.recordFirst(ctx); err != nil {
 		return nil, fmt.Errorf("record %s: %w", evs[len(evs)-1].Type, err)
 	}
 	return e.write(ctx, evs...)
 }
 
-// write is recordAll without this process's start record first.
+// write is recordAll without this process's first records.
 func (e *Engine) write(ctx context.Context, evs ...*Event) ([]uint64, error) {
+	return e.writeLanded(ctx, false, evs...)
+}
+
+// writeLanded records evs; late says their effects are applied already
+// (recordLate), so landing them does not apply them again.
+func (e *Engine) writeLanded(ctx context.Context, late bool, evs ...*Event) ([]uint64, error) {
 	raws := make([][]byte, len(evs))
 	for i, ev := range evs {
 		ev.SchemaVersion = SchemaVersion
@@ -295,7 +314,7 @@ func (e *Engine) write(ctx context.Context, evs ...*Event) ([]uint64, error) {
 	p, err := e.deps.Auditor.Queue(ctx, raws...)
 	var l *landing
 	if err == nil {
-		l = e.enlist(p, evs, raws)
+		l = e.enlist(p, evs, raws, late)
 	}
 	e.lk.orderMu.Unlock()
 	var seqs []uint64
@@ -342,6 +361,7 @@ func (e *Engine) recordUnaudited(ev *Event, cause error) {
 		Msg("UNAUDITED: safety-increasing effect applied without a ledger record")
 	e.m.unaudited.Inc()
 	e.lk.applyMu.Lock()
-	defer e.lk.applyMu.Unlock()
 	e.commit(e.state().apply(0, ev))
+	e.lk.applyMu.Unlock()
+	e.keepLate(ev)
 }

@@ -61,6 +61,7 @@ type Event struct {
 	Detail              string          `json:"detail,omitempty"`
 	Runbook             string          `json:"runbook,omitempty"`
 	UnauditedIntent     bool            `json:"unaudited_intent,omitempty"`
+	RecordedLate        bool            `json:"recorded_late,omitempty"`
 	ChallengeID         string          `json:"challenge_id,omitempty"`
 	Requires            *Requirements   `json:"requires,omitempty"`
 	IssuedAt            string          `json:"issued_at,omitempty"`

@@ -13,6 +13,7 @@ type metrics struct {
 	challenges    *prometheus.CounterVec // outcome
 	appendSeconds prometheus.Histogram
 	unaudited     prometheus.Counter
+	late          prometheus.Gauge
 	drifted       *prometheus.CounterVec // bot
 	dropped       prometheus.Counter
 	uncleanStart  prometheus.Gauge // this run's start time, if it followed an unclean end
@@ -37,6 +38,9 @@ func newMetrics(reg prometheus.Registerer, load func() *state) (*metrics, error)
 		unaudited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "botwarden_unaudited_effects_total", Help: "Safety-increasing effects applied while the ledger could not record them.",
 		}),
+		late: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "botwarden_unaudited_effects_pending", Help: "Unaudited effects whose events wait to be recorded late, once the ledger takes appends again.",
+		}),
 		drifted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "botwarden_reconcile_quarantines_total", Help: "Bots reconciliation found doing more than their record says, and quarantined and stopped.",
 		}, []string{"bot"}),
@@ -56,7 +60,7 @@ func newMetrics(reg prometheus.Registerer, load func() *state) (*metrics, error)
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{m.commands, m.challenges, m.appendSeconds, m.unaudited, m.drifted, m.dropped,
+	cs := []prometheus.Collector{m.commands, m.challenges, m.appendSeconds, m.unaudited, m.late, m.drifted, m.dropped,
 		m.uncleanStart, m.policyChange, m.state}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -32,51 +32,83 @@ func (e *Engine) replay(ctx context.Context) error {
 // recover settles what the replay found unfinished: commands interrupted
 // between intent and result, challenges that expired while the service
 // was down or were issued under another policy, and bots never
-// initialised. New runs it before the engine is
-// shared.
-func (e *Engine) recover(ctx context.Context) error {
+// initialised. New runs it before the engine is shared.
+//
+// What the ledger refuses to record (it may refuse at start: a full disk,
+// the start record itself refused) stays unsettled but does not stop the
+// service, so that stop, pause, quarantine and kill-switch tightening
+// still run. Tick records it once the ledger takes appends again
+// (settleRecovery; challenges through settle). Until then a duplicate of
+// an interrupted command is answered as failed (seen), an expired
+// challenge or one issued under another policy cannot be confirmed
+// (Confirm expires it or finds the drift first), and a bot still CREATED
+// cannot be started (the lifecycle has no such transition).
+func (e *Engine) recover(ctx context.Context) {
 	st := e.state()
-	pend := make([]pendingCmd, 0, len(st.idx.pending))
 	for _, p := range st.idx.pending {
-		pend = append(pend, p)
+		e.recovery.interrupted = append(e.recovery.interrupted, p)
 	}
-	sort.Slice(pend, func(i, j int) bool { return pend[i].seq < pend[j].seq })
-	for _, p := range pend {
-		cmd := p.cmd
-		ev := e.commandEvent(EvFailed, &cmd)
-		ev.Outcome, ev.Reason, ev.ChallengeID = string(StatusFailed), ReasonInterrupted, p.challengeID
-		ev.Detail = "the service stopped between recording this command's intent and its result; the bot's state is what its last recorded transition says, and reconciliation asks its driver within seconds: a bot doing more than that is quarantined and stopped, and an interrupted stop that took effect is completed to IDLE"
-		ev.Runbook = e.runbook(string(ReasonInterrupted))
-		if _, err := e.record(ctx, ev); err != nil {
-			return err
+	sort.Slice(e.recovery.interrupted, func(i, j int) bool {
+		return e.recovery.interrupted[i].seq < e.recovery.interrupted[j].seq
+	})
+	e.settleRecovery(ctx)
+	now := e.now()
+	for _, ch := range e.state().openChallenges() {
+		if now.After(ch.ExpiresAt) {
+			e.expire(ctx, ch)
+		} else if d := e.policyDrift(ch); d != nil {
+			e.supersede(ctx, ch, SystemActor, d.detail)
 		}
 	}
-	now := e.now()
-	policyChanged := e.policyChanged()
-	for _, ch := range e.state().openChallenges() {
-		var o Outcome
-		switch {
-		case now.After(ch.ExpiresAt):
-			o = e.expire(ctx, ch)
-		case policyChanged != "":
-			o = e.supersede(ctx, ch, SystemActor, policyChanged)
-		default:
+}
+
+// settleRecovery records the failure of every command an earlier run left
+// between intent and result, and the initialisation of bots still
+// CREATED, as far as the ledger takes them; what it refuses is left for
+// the next call (Tick's). Callers hold the fleet lock exclusively (no
+// command runs meanwhile) or are New.
+func (e *Engine) settleRecovery(ctx context.Context) {
+	r := &e.recovery
+	left := r.interrupted[:0]
+	var err error
+	for _, p := range r.interrupted {
+		if err == nil {
+			err = e.recordInterrupted(ctx, p)
+		}
+		if err != nil {
+			left = append(left, p)
+		}
+	}
+	r.interrupted = left
+	created := 0
+	for _, b := range e.state().bots {
+		if b.state != lifecycle.Created {
 			continue
 		}
-		if o.Seq == 0 {
-			return fmt.Errorf("record the end of %s: %w", ch.ID, ErrAuditUnavailable)
-		}
-	}
-	for _, b := range e.state().bots {
-		if b.state == lifecycle.Created {
+		if err == nil {
 			ev := systemEvent(EvTransition, b.id)
 			ev.From, ev.To, ev.Cause = lifecycle.Created, lifecycle.Idle, "initialised"
-			if _, err := e.record(ctx, ev); err != nil {
-				return err
-			}
+			_, err = e.record(ctx, ev)
+		}
+		if err != nil {
+			created++
 		}
 	}
-	return nil
+	if err != nil {
+		e.log.Error().Err(err).Int("interrupted_commands", len(left)).Int("bots_not_initialised", created).
+			Msg("the previous run's unfinished work is not recorded yet; retried every tick")
+	}
+	r.pending.Store(err != nil)
+}
+
+func (e *Engine) recordInterrupted(ctx context.Context, p pendingCmd) error {
+	cmd := p.cmd
+	ev := e.commandEvent(EvFailed, &cmd)
+	ev.Outcome, ev.Reason, ev.ChallengeID = string(StatusFailed), ReasonInterrupted, p.challengeID
+	ev.Detail = "the service stopped between recording this command's intent and its result; the bot's state is what its last recorded transition says, and reconciliation asks its driver within seconds: a bot doing more than that is quarantined and stopped, and an interrupted stop that took effect is completed to IDLE"
+	ev.Runbook = e.runbook(string(ReasonInterrupted))
+	_, err := e.record(ctx, ev)
+	return err
 }
 
 // openChallenges returns the open challenges, oldest first.

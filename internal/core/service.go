@@ -85,44 +85,44 @@ func (e *Engine) startEvent() *Event {
 	return ev
 }
 
-// policyChanged says why challenges still open at start must not be
-// confirmed under this run's policy ("" when they may): their approvers,
-// number of approvals and second-person rule were fixed under the policy
-// in force when they were issued, which is another one, or unknown (no
-// start recorded since they were).
-func (e *Engine) policyChanged() string {
-	info := e.start.ev.Service
+// policyDrift says why ch must not be confirmed under this run's policy
+// (nil when it may): its approvers, number of approvals and second-person
+// rule were fixed under the policy in force when it was issued, which is
+// another one, or unknown (issued before any start was recorded). Like
+// any drift, it supersedes the challenge: at start, on the next tick if
+// the ledger refused that, and on any confirm before either.
+func (e *Engine) policyDrift(ch *Challenge) *denial {
+	now := e.start.ev.Service.PolicyDigest
 	switch {
-	case info.PreviousPolicyDigest != "":
-		return fmt.Sprintf("the policy changed since it was issued (%s -> %s)", info.PreviousPolicyDigest, info.PolicyDigest)
-	case info.Policy != nil:
-		return "the policy it was issued under is not recorded (no start recorded since), so it may have changed"
+	case ch.policy == now:
+		return nil
+	case ch.policy == "":
+		return deny(ReasonSuperseded, "the policy it was issued under is not recorded (no start recorded before it), so it may have changed")
 	}
-	return ""
+	return deny(ReasonSuperseded, "the policy changed since it was issued (%s -> %s)", ch.policy, now)
 }
 
-// recordStart records controlplane.started now, if it is still pending.
-// Every record calls it first, so this process's start precedes every
-// event it records; an error means the start, and so the caller's events,
-// cannot be recorded.
-func (e *Engine) recordStart(ctx context.Context) error {
+// recordFirst records what must precede anything else recorded now:
+// controlplane.started, if it is still pending, then the events of
+// effects applied unaudited (late.go). Every record calls it first; an
+// error means those, and so the caller's events, cannot be recorded.
+func (e *Engine) recordFirst(ctx context.Context) error {
 	s := &e.start
-	if !s.pending.Load() {
+	if !s.pending.Load() && !e.late.pending.Load() {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.pending.Load() {
-		return nil
+	if s.pending.Load() {
+		s.ev.Time = "" // recorded now, whenever that is
+		seqs, err := e.write(ctx, s.ev)
+		if err != nil {
+			return fmt.Errorf("record %s first: %w", EvStarted, err)
+		}
+		s.seq.Store(seqs[0])
+		s.pending.Store(false)
 	}
-	s.ev.Time = "" // recorded now, whenever that is
-	seqs, err := e.write(ctx, s.ev)
-	if err != nil {
-		return fmt.Errorf("record %s first: %w", EvStarted, err)
-	}
-	s.seq.Store(seqs[0])
-	s.pending.Store(false)
-	return nil
+	return e.recordLate(ctx)
 }
 
 // Started returns this process's controlplane.started event and its seq;
@@ -138,7 +138,7 @@ func (e *Engine) Started() (seq uint64, ev Event, ok bool) {
 // service has stopped taking commands: the next start then reads the run
 // as ended cleanly. The service calls it last, before closing the ledger.
 func (e *Engine) RecordStop(ctx context.Context, detail string) error {
-	if err := e.recordStart(ctx); err != nil {
+	if err := e.recordFirst(ctx); err != nil {
 		return err
 	}
 	_, digest := e.cfg.Policy.Canonical()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/core/coretest"
@@ -112,6 +113,73 @@ func TestStart_RefusedThenRecordedFirst(t *testing.T) {
 	}
 	if got := len(starts(t, h2)); got != 2 {
 		t.Fatalf("%d starts recorded, want 2 (the refused one once)", got)
+	}
+	h2.ValidateEvents()
+}
+
+// A restart while the ledger refuses appends (a full disk, say) with
+// work the previous run left unfinished still serves: a stop runs
+// (unaudited), and what recovery could not record is recorded right after
+// the start once the ledger is back, while until then none of it can be
+// used: the interrupted command is answered as failed, the expired
+// challenge cannot be confirmed, the new bot cannot be started.
+func TestStart_RefusedWithUnfinishedWork(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	if o := h.Submit(h.Cmd(coretest.Operator, "gamma", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusApplied {
+		t.Fatalf("paper start %+v", o)
+	}
+	ch := h.Submit(h.Cmd(coretest.Operator, "beta", core.OpStart, core.Params{Mode: lifecycle.Live}))
+	if ch.Challenge == nil {
+		t.Fatalf("live start %+v, want a challenge", ch)
+	}
+	n := h.Auditor.Len()
+	cmd := h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})
+	h.Submit(cmd)
+	h.Auditor.Truncate(n + 1) // crash: only the intent made it to the ledger
+	h.Config.Bots = append(h.Config.Bots, core.BotConfig{ID: "delta", Group: "alts", Driver: h.Driver})
+	h.Clock.Advance(time.Hour) // the challenge's window passes while the service is down
+	h.Auditor.SetFailing(true)
+
+	h2 := h.Restart() // fails the test if New refuses
+	if o := h2.Submit(cmd); !o.Duplicate || o.Status != core.StatusFailed {
+		t.Fatalf("the interrupted command again, while its failure is unrecorded: %+v", o)
+	}
+	if c := h2.Confirm(ch.Challenge.ID, coretest.Approver); c.Status == core.StatusApplied || h2.State("beta") != lifecycle.Idle {
+		t.Fatalf("confirm of the expired challenge: %+v, beta %s", c, h2.State("beta"))
+	}
+	if o := h2.Submit(h2.Cmd(coretest.Operator, "delta", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status == core.StatusApplied {
+		t.Fatalf("start of a bot never initialised: %+v", o)
+	}
+	if o := h2.Submit(h2.Cmd(coretest.Operator, "gamma", core.OpStop, core.Params{})); o.Status != core.StatusApplied {
+		t.Fatalf("stop without a ledger %+v, want applied (unaudited)", o)
+	}
+
+	h2.Auditor.SetFailing(false)
+	h2.Engine.Tick(t.Context())
+	evs := h2.Events()[n+1:]
+	if len(evs) == 0 || evs[0].Type != core.EvStarted {
+		t.Fatalf("first event after the ledger came back: %+v", evs)
+	}
+	var interrupted, initialised, expired bool
+	for _, ev := range evs {
+		interrupted = interrupted || (ev.Type == core.EvFailed && ev.CommandID == cmd.CommandID && ev.Reason == core.ReasonInterrupted)
+		initialised = initialised || (ev.Type == core.EvTransition && ev.Target == "delta" && ev.To == lifecycle.Idle)
+		expired = expired || (ev.Type == core.EvReject && ev.ChallengeID == ch.Challenge.ID && ev.Reason == core.ReasonExpired)
+	}
+	if !interrupted || !initialised || !expired {
+		t.Fatalf("recorded after the start: interrupted %v, delta initialised %v, challenge expired %v", interrupted, initialised, expired)
+	}
+	if o, _, _ := h2.Engine.Outcome(t.Context(), cmd.CommandID); o.Reason != core.ReasonInterrupted {
+		t.Fatalf("interrupted command's outcome: %+v", o)
+	}
+	if o := h2.Submit(h2.Cmd(coretest.Operator, "delta", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusApplied {
+		t.Fatalf("start of delta once initialised: %+v", o)
+	}
+	n = h2.Auditor.Len()
+	h2.Engine.Tick(t.Context())
+	if got := h2.Auditor.Len(); got != n {
+		t.Fatalf("a second tick recorded %d more events: recovery must run once", got-n)
 	}
 	h2.ValidateEvents()
 }

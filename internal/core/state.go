@@ -239,7 +239,7 @@ func (s *state) applyChallenge(seq uint64, ev *Event) {
 		ID: ev.ChallengeID, Command: *ev.Command, Requires: *ev.Requires,
 		IssuedAt: parseTime(ev.IssuedAt), ExpiresAt: parseTime(ev.ExpiresAt),
 		State: ChallengeOpen, Digest: ev.Digest, Summary: *ev.Preconditions,
-		Live: ev.Live != nil && *ev.Live,
+		Live: ev.Live != nil && *ev.Live, policy: s.service.policyDigest,
 	}
 	s.withChallenge(ch)
 	delete(s.idx.pending, ev.CommandID)

@@ -30,7 +30,12 @@ import (
 func (e *Engine) Tick(ctx context.Context) {
 	// A start the ledger refused is recorded as soon as it can be, even
 	// if nothing else is to be recorded.
-	_ = e.recordStart(ctx)
+	_ = e.recordFirst(ctx)
+	if e.recovery.pending.Load() {
+		e.lk.fleet.Lock()
+		e.settleRecovery(ctx)
+		e.lk.fleet.Unlock()
+	}
 	if e.fleetWorkDue(e.now()) {
 		e.lk.fleet.Lock()
 		now := e.now()

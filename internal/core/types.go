@@ -169,6 +169,12 @@ type Challenge struct {
 	EndedBy   string         `json:"ended_by,omitempty"`
 	EndedAt   time.Time      `json:"ended_at,omitzero"`
 	Live      bool           `json:"live"` // touches live: adapters mark it visibly
+
+	// policy is the digest of the policy in force when it was issued (the
+	// latest controlplane.started before it; "" if none was recorded):
+	// its approvers, approvals and second-person rule came from that
+	// policy, so under another one it can no longer be confirmed (drift).
+	policy string
 }
 
 // Preconditions are what a challenge was issued against. If any differs at

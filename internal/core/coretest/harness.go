@@ -44,6 +44,7 @@ type Harness struct {
 	ids      atomic.Uint64
 	valid    *contracts.Validator
 	scrubber core.Scrubber
+	spill    core.Spill
 }
 
 // Option adjusts the harness before the engine is built.
@@ -63,6 +64,9 @@ func WithPolicy(p *policy.Policy) Option { return func(h *Harness) { h.Config.Po
 
 // WithScrubber sets Deps.Scrubber.
 func WithScrubber(sc core.Scrubber) Option { return func(h *Harness) { h.scrubber = sc } }
+
+// WithSpill gives the engine a spill for unaudited effects (a MemSpill).
+func WithSpill(s core.Spill) Option { return func(h *Harness) { h.spill = s } }
 
 // WithoutBundler leaves the Bundler out (support bundles are then denied).
 func WithoutBundler() Option { return func(h *Harness) { h.Bundler = nil } }
@@ -91,7 +95,7 @@ func NewEngine(t testing.TB, opts ...Option) *Harness {
 		}
 	}
 	h.Deps = core.Deps{Auditor: h.Auditor, Actions: h.Actions, Bundler: h.Bundler, Clock: h.Clock,
-		Registerer: h.Registry, NewID: func() string { return fmt.Sprintf("ch-%d", h.ids.Add(1)) }, Scrubber: h.scrubber}
+		Registerer: h.Registry, NewID: func() string { return fmt.Sprintf("ch-%d", h.ids.Add(1)) }, Scrubber: h.scrubber, Spill: h.spill}
 	if h.Actions == nil {
 		h.Deps.Actions = nil
 	}
