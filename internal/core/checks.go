@@ -203,10 +203,15 @@ func (e *Engine) checkDuration(cmd *Command, max time.Duration) *denial {
 }
 
 func (e *Engine) needActions(cmd *Command) *denial {
-	if e.deps.Actions == nil {
-		return deny(ReasonUnavailable, "%s needs an action backend, and none is configured", cmd.Op)
+	if !e.hasAction(cmd.Op) {
+		return deny(ReasonUnavailable, "%s needs an action, and none is configured for it (actions.%s)", cmd.Op, cmd.Op)
 	}
 	return nil
+}
+
+// hasAction reports whether op has an outside action to run.
+func (e *Engine) hasAction(op Op) bool {
+	return e.deps.Actions != nil && e.deps.Actions.Configured(op)
 }
 
 func (e *Engine) applyIsLive(s *state, cmd *Command) bool {

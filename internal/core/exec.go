@@ -145,8 +145,8 @@ func (e *Engine) runApply(ctx context.Context, r *run) Outcome {
 }
 
 func (e *Engine) action(ctx context.Context, r *run) error {
-	if e.deps.Actions == nil {
-		return nil
+	if !e.hasAction(r.cmd.Op) {
+		return nil // the core's alone (kill-switch, override); needActions denied the others
 	}
 	dctx, cancel := e.bounded(ctx)
 	defer cancel()
@@ -173,7 +173,13 @@ func (e *Engine) runKillSwitch(ctx context.Context, r *run) Outcome {
 	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("kill-switch on %s: %s -> %s", r.cmd.Target, prev, r.cmd.Params.Level), nil)
 }
 
+// runOverride pushes the override to its action, if one is configured,
+// and records it only once that succeeded: like a kill-switch release, a
+// loosening the outside world did not take is not made.
 func (e *Engine) runOverride(ctx context.Context, r *run, now time.Time) Outcome {
+	if err := e.action(ctx, r); err != nil {
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, "gate override not applied: "+errDetail(err), nil)
+	}
 	d, _ := time.ParseDuration(r.cmd.Params.Duration)
 	until := now.Add(d)
 	ev := e.commandEvent(EvOverride, r.cmd)

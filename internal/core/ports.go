@@ -97,6 +97,11 @@ type ActionRequest struct {
 // CommandID.
 type Actions interface {
 	Run(ctx context.Context, req ActionRequest) error
+	// Configured reports whether op has an action. Monitoring disable,
+	// secret rotation and data ops without one are denied before any
+	// challenge; kill-switch changes and gate overrides without one are
+	// the core's alone (recorded and enforced, pushed nowhere).
+	Configured(op Op) bool
 }
 
 // ErrBundleLeak is what a Bundler returns (wrapped, with the file and the

@@ -180,14 +180,16 @@ func gateStale(r GateResult, now time.Time) bool {
 	return r.EvaluatedAt.IsZero() || now.After(r.EvaluatedAt.Add(time.Duration(r.TTLSeconds)*time.Second))
 }
 
-// gateNow is a gate's effective status now: an active override counts as
-// PASS; a stale result as UNKNOWN.
+// gateNow is a gate's effective status now: a stale (or missing) result
+// is UNKNOWN, override or not; an active override counts a fresh result
+// (FAIL, say) as PASS. An override is a person's decision about a result
+// they can see; it never stands in for data nobody has (spec §5.2, §10).
 func (s *state) gateNow(k gateKey, g *gateEntry, now time.Time) (GateStatus, bool) {
-	if until, ok := s.overrides[k]; ok && now.Before(until) {
-		return GatePass, false
-	}
 	if gateStale(g.res, now) {
 		return GateUnknown, true
+	}
+	if until, ok := s.overrides[k]; ok && now.Before(until) {
+		return GatePass, false
 	}
 	return g.res.Status, false
 }

@@ -231,3 +231,65 @@ func TestBundle_Recorded(t *testing.T) {
 	}
 	h.ValidateEvents()
 }
+
+// An override counts a gate's FAIL as PASS, never its absence: once the
+// gate's data goes stale under an active override, it is UNKNOWN again
+// and blocks a start (spec §5.2: unobservable is not healthy).
+func TestGateOverride_NeverCoversUnknown(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	err := h.Engine.SetGates(t.Context(), core.GatesDoc{SchemaVersion: core.SchemaVersion, Source: "test",
+		Results: []core.GateResult{{Gate: "feed", Scope: "alpha", Status: core.GateFail, EvaluatedAt: h.Clock.Now(), TTLSeconds: 60}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := h.Submit(h.Cmd(coretest.Admin, "alpha", core.OpGateOverride, core.Params{Gate: "feed", Duration: "30m"}))
+	if c := h.Confirm(o.Challenge.ID, coretest.Approver); c.Status != core.StatusApplied {
+		t.Fatalf("override: %+v", c)
+	}
+	h.Clock.Advance(2 * time.Minute) // the FAIL result is stale; the override has 28 minutes left
+	h.Engine.Tick(t.Context())
+	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Reason != core.ReasonGateUnknown {
+		t.Fatalf("start under an override of a stale gate: %+v, want denied gate_unknown", o)
+	}
+	h.SetGate("feed", "alpha", core.GateFail) // fresh data again: the override covers it
+	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusApplied {
+		t.Fatalf("start under the override of a fresh FAIL: %+v", o)
+	}
+	h.ValidateEvents()
+}
+
+// A gate override with an action configured is pushed first and made
+// only if the push succeeded; kill-switch changes and overrides without
+// an action are the core's alone; the other ops without their action are
+// denied before any challenge.
+func TestActions_ConfiguredPerOp(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	h.SetGate("feed", "alpha", core.GateFail)
+	h.Actions.SetError(errors.New("gate service down"))
+	o := h.Submit(h.Cmd(coretest.Admin, "alpha", core.OpGateOverride, core.Params{Gate: "feed", Duration: "10m"}))
+	if c := h.Confirm(o.Challenge.ID, coretest.Approver); c.Status != core.StatusFailed || len(h.EventsOf(core.EvOverride)) != 0 {
+		t.Fatalf("override whose push failed: %+v", c)
+	}
+	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Reason != core.ReasonGateFail {
+		t.Fatalf("start after a failed override: %+v", o)
+	}
+	h.Actions.SetError(nil)
+	h.Actions.Unconfigure(core.OpGateOverride, core.OpKillSwitchSet, core.OpKillSwitchRelease, core.OpMonitoringDisable)
+	pushed := len(h.Actions.Requests())
+	o = h.Submit(h.Cmd(coretest.Admin, "alpha", core.OpGateOverride, core.Params{Gate: "feed", Duration: "10m"}))
+	if c := h.Confirm(o.Challenge.ID, coretest.Approver); c.Status != core.StatusApplied {
+		t.Fatalf("override without an action: %+v", c)
+	}
+	if o := h.Submit(h.Cmd(coretest.Admin, "global", core.OpKillSwitchSet, core.Params{Level: "halt"})); o.Status != core.StatusApplied {
+		t.Fatalf("kill-switch without an action: %+v", o)
+	}
+	if got := len(h.Actions.Requests()); got != pushed {
+		t.Fatalf("%d actions run for ops that have none", got-pushed)
+	}
+	if o := h.Submit(h.Cmd(coretest.Admin, "global", core.OpMonitoringDisable, core.Params{Duration: "15m"})); o.Reason != core.ReasonUnavailable || o.Challenge != nil {
+		t.Fatalf("monitoring disable without its action: %+v, want denied unavailable, no challenge", o)
+	}
+	h.ValidateEvents()
+}

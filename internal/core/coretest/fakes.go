@@ -394,9 +394,29 @@ func (d *Driver) Status(ctx context.Context, bot string) (core.BotStatus, error)
 
 // Actions is a recording fake core.Actions.
 type Actions struct {
-	mu   sync.Mutex
-	reqs []core.ActionRequest
-	err  error
+	mu     sync.Mutex
+	reqs   []core.ActionRequest
+	err    error
+	absent map[core.Op]bool
+}
+
+// Configured reports every op configured but those Unconfigure named.
+func (a *Actions) Configured(op core.Op) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.absent[op]
+}
+
+// Unconfigure makes ops have no action.
+func (a *Actions) Unconfigure(ops ...core.Op) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.absent == nil {
+		a.absent = map[core.Op]bool{}
+	}
+	for _, op := range ops {
+		a.absent[op] = true
+	}
 }
 
 // Run records req and returns the injected error, if any.
