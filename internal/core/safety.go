@@ -75,8 +75,17 @@ func (e *Engine) setSafetyDoc(doc SafetyDoc) {
 	e.mutate(func(n *state) { n.safety.doc = doc })
 }
 
+// DefaultSafetyTTL is how long a safety document without ttl_seconds (or
+// with 0) counts: a safety state that never expires would keep the fleet
+// NORMAL after its publisher died (spec §5.2: unobservable is not healthy).
+const DefaultSafetyTTL = 60 * time.Second
+
 func safetyStale(doc SafetyDoc, now time.Time) bool {
-	return doc.TTLSeconds > 0 && now.After(doc.UpdatedAt.Add(time.Duration(doc.TTLSeconds)*time.Second))
+	ttl := time.Duration(doc.TTLSeconds) * time.Second
+	if ttl <= 0 {
+		ttl = DefaultSafetyTTL
+	}
+	return now.After(doc.UpdatedAt.Add(ttl))
 }
 
 // effectiveSafety is the safety mode now: UNKNOWN without data or when the

@@ -293,3 +293,27 @@ func TestActions_ConfiguredPerOp(t *testing.T) {
 	}
 	h.ValidateEvents()
 }
+
+// A safety document without ttl_seconds counts for DefaultSafetyTTL, not
+// for ever: a publisher that dies leaves the fleet UNKNOWN, and nothing
+// starts.
+func TestSafety_NoTTLExpiresAfterDefault(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.SetGate("risk", "global", core.GatePass)
+	if err := h.Engine.SetSafety(t.Context(), core.SafetyDoc{SchemaVersion: core.SchemaVersion,
+		Mode: core.SafetyNormal, Source: "test", UpdatedAt: h.Clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusApplied {
+		t.Fatalf("start under a fresh NORMAL: %+v", o)
+	}
+	h.Clock.Advance(core.DefaultSafetyTTL + time.Second)
+	h.Engine.Tick(t.Context())
+	if got := h.Engine.Snapshot().Safety.Mode; got != core.SafetyUnknown {
+		t.Fatalf("safety %s after the default TTL, want UNKNOWN", got)
+	}
+	if o := h.Submit(h.Cmd(coretest.Operator, "beta", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Reason != core.ReasonSafety {
+		t.Fatalf("start once the TTL-less document went stale: %+v", o)
+	}
+	h.ValidateEvents()
+}

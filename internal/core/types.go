@@ -242,7 +242,7 @@ type SafetyDoc struct {
 	Reason        string     `json:"reason,omitempty"`
 	Source        string     `json:"source"`
 	UpdatedAt     time.Time  `json:"updated_at"`
-	TTLSeconds    int        `json:"ttl_seconds,omitempty"` // 0: no expiry
+	TTLSeconds    int        `json:"ttl_seconds,omitempty"` // 0: DefaultSafetyTTL
 }
 
 // GateResult is one gate's evaluation on one scope.
