@@ -71,6 +71,21 @@ func (ev TokenEvent) Encode() ([]byte, error) {
 	return b, nil
 }
 
+// refuseActor refuses, and records as api.token.denied, a command whose
+// actor is not the token's: an attempt to act as someone else is a
+// denial like any other, and the ledger names the token that made it.
+func (s *Server) refuseActor(w http.ResponseWriter, r *http.Request, actor, claimed string) {
+	err := fmt.Errorf("this token acts as %s, not %s", actor, claimed)
+	rec := token.Record{Actor: actor}
+	if secret, ok := bearer(r); ok { // authenticated a moment ago: read again for its id (a rare path)
+		if got, aerr := s.deps.Tokens.Authenticate(secret); aerr == nil {
+			rec = got
+		}
+	}
+	s.recordDenied(r, rec, ReasonActorMismatch, err)
+	writeProblem(w, r, newProblem(http.StatusForbidden, ReasonActorMismatch, err.Error()))
+}
+
 // recordDenied records a refused token before the 401 goes out. A ledger
 // failure is logged; the request is refused either way.
 func (s *Server) recordDenied(r *http.Request, rec token.Record, reason string, cause error) {

@@ -137,8 +137,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, actor strin
 		return
 	}
 	if req.Actor != "" && req.Actor != actor {
-		writeProblem(w, r, newProblem(http.StatusForbidden, ReasonActorMismatch,
-			fmt.Sprintf("this token acts as %s, not %s", actor, req.Actor)))
+		s.refuseActor(w, r, actor, req.Actor)
 		return
 	}
 	cmd, err := s.BuildCommand(req, r.Header.Get("Idempotency-Key"), actor)

@@ -70,6 +70,11 @@ func TestAPI_BadBodiesRefusedWithProblems(t *testing.T) {
 	if n := len(e.driver.CallsTo("Stop")); n != 0 {
 		t.Fatalf("%d stops from refused bodies", n)
 	}
+	// Acting as someone else is a recorded denial, naming the token.
+	if !e.ledgerHas(t, `"event_type":"api.token.denied"`, `"reason":"actor_mismatch"`, `"id":"`+c.Record.ID+`"`,
+		`"actor":"`+coretest.Operator+`"`, `not U0ADMIN`) {
+		t.Fatal("the attempt to act as U0ADMIN is not in the ledger")
+	}
 }
 
 func TestAPI_RateLimitedPerActor(t *testing.T) {
