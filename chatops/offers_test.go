@@ -94,6 +94,11 @@ func TestOffer_StuckBotBundleUploadedInThread(t *testing.T) {
 	if bot != "alpha" || !strings.Contains(msg.Text, core.EvStuck) {
 		t.Fatalf("offer = %q on %q", bot, msg.Text)
 	}
+	// The core kept the evidence already (a bundle of its own, on the
+	// server); the offer gets one to the people in the channel.
+	if n := b.count(); n != 1 {
+		t.Fatalf("%d bundles built by the core at the stuck report, want 1", n)
+	}
 
 	// A viewer may not build bundles: denied, nothing built.
 	_, ru := h.click("U0VIEWER", "C0AUDIT", msg.TS, actionBundle, "alpha")
@@ -107,8 +112,8 @@ func TestOffer_StuckBotBundleUploadedInThread(t *testing.T) {
 	if f.Channel != "C0AUDIT" || f.ThreadTS != msg.TS || string(f.Content) != "bundle of alpha for U0OPERATOR" {
 		t.Fatalf("uploaded %+v (content %q)", f, f.Content)
 	}
-	if n := b.count(); n != 1 {
-		t.Fatalf("%d bundles built for a double click, want 1", n)
+	if n := b.count(); n != 2 {
+		t.Fatalf("%d bundles built for a double click, want 1 (besides the core's)", n-1)
 	}
 	if h.botState("alpha") != "STOPPING" {
 		t.Fatal("a bundle changed the bot's state")

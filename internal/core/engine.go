@@ -138,9 +138,10 @@ type Engine struct {
 	subs  map[int]*subscriber
 	subID int
 
-	start    startRecord // this process's controlplane.started
-	recovery recovery    // the previous run's unfinished work (recover)
-	late     lateRecords // unaudited effects' events, to record late
+	start    startRecord   // this process's controlplane.started
+	recovery recovery      // the previous run's unfinished work (recover)
+	late     lateRecords   // unaudited effects' events, to record late
+	evidence evidenceQueue // stuck bots' bundles, to build (evidence.go)
 }
 
 // recovery is what recover could not record yet.

@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -91,6 +92,15 @@ func TestStop_GracefulThenStuck(t *testing.T) {
 	}
 	if h.State("alpha") != lifecycle.Stopping || !h.Engine.Snapshot().Bots[0].Stuck {
 		t.Fatal("stuck bot was forced or not flagged")
+	}
+	// The evidence is kept at once: a bundle built by the system, once.
+	if reqs := h.Bundler.Requests(); len(reqs) != 1 || reqs[0].Target != "alpha" || reqs[0].Actor != core.SystemActor {
+		t.Fatalf("bundles built for the stuck bot: %+v", reqs)
+	}
+	seq := slices.IndexFunc(h.Events(), func(ev core.Event) bool { return ev.Type == core.EvStuck }) + 1
+	id := fmt.Sprintf("evidence:alpha:%d", seq)
+	if o, ok, _ := h.Engine.Outcome(ctx, id); !ok || o.Status != core.StatusApplied || o.Bundle == nil {
+		t.Fatalf("evidence bundle %s: %+v %v", id, o, ok)
 	}
 	h.Driver.MarkStopped("alpha")
 	h.Engine.Tick(ctx)

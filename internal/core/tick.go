@@ -62,6 +62,7 @@ func (e *Engine) Tick(ctx context.Context) {
 	for _, p := range polls {
 		e.reconcileIdle(ctx, p)
 	}
+	e.collectEvidence(ctx)
 }
 
 // fleetWorkDue reports whether an override expired or safety or a gate
@@ -195,9 +196,9 @@ func (e *Engine) reconcile(ctx context.Context, b *botState, p poll, now time.Ti
 		ev := systemEvent(EvStuck, b.id)
 		ev.From = b.state
 		ev.Runbook = e.runbook("stuck_stopping")
-		ev.Detail = fmt.Sprintf("%s has been STOPPING for %s (limit %s); it is not forced. Follow the runbook and request a support bundle (op support_bundle on %s).",
+		ev.Detail = fmt.Sprintf("%s has been STOPPING for %s (limit %s); it is not forced. Follow the runbook; a support bundle (op support_bundle on %s) is being built now as evidence.",
 			b.id, now.Sub(b.since).Round(time.Second), e.cfg.StopTimeout, b.id)
-		e.emit(ctx, nil, ev)
+		e.reportStuck(ctx, ev)
 	case (b.state.IsRunning() || b.state == lifecycle.Paused) && !st.Alive && e.stopTookEffect(b, now):
 		e.finishCutStop(ctx, b, st)
 	case (b.state.IsRunning() || b.state == lifecycle.Paused) && !st.Alive:
