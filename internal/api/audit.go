@@ -17,7 +17,37 @@ const (
 	EvTokenCreated = "api.token.created"
 	EvTokenRevoked = "api.token.revoked"
 	EvTokenDenied  = "api.token.denied"
+	// EvBundleDownloaded records who fetched a support bundle's file.
+	EvBundleDownloaded = "support_bundle.downloaded"
 )
+
+// bundleDownload is a support_bundle.downloaded audit event: the bundle,
+// the command that built it and who fetched it.
+type bundleDownload struct {
+	SchemaVersion string         `json:"schema_version"`
+	Type          string         `json:"event_type"`
+	Time          string         `json:"time"`
+	Environment   string         `json:"environment"`
+	Actor         string         `json:"actor"`
+	Target        string         `json:"target"`
+	Channel       string         `json:"channel"`
+	CommandID     string         `json:"command_id"`
+	Bundle        core.BundleRef `json:"bundle"`
+}
+
+// recordDownload records that actor is fetching the bundle o built.
+func (s *Server) recordDownload(r *http.Request, actor string, o core.Outcome) error {
+	b, err := json.Marshal(bundleDownload{SchemaVersion: core.SchemaVersion, Type: EvBundleDownloaded,
+		Time: s.deps.Now().UTC().Format(time.RFC3339Nano), Environment: s.deps.Core.Environment(), Actor: actor,
+		Target: o.Target, Channel: Channel, CommandID: o.CommandID, Bundle: *o.Bundle})
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", EvBundleDownloaded, err)
+	}
+	if _, err := s.deps.Ledger.Append(r.Context(), b); err != nil {
+		return fmt.Errorf("record %s: %w", EvBundleDownloaded, err)
+	}
+	return nil
+}
 
 // unknownActor is the actor of a refused token that matches no record.
 const unknownActor = "unknown"

@@ -21,8 +21,11 @@ const BundleSHA256Header = "X-Botwarden-Bundle-SHA256"
 // actor whose roles allow support_bundle here (the route checks it): what
 // Slack uploads to the requester's channel, the API hands to its callers.
 // The policy's permissions are per environment, not per target, so the
-// bundle's target is not checked again.
-func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, _ string) {
+// bundle's target is not checked again. A bundle holds what people need
+// to diagnose a bot, so who fetched which one is recorded
+// (support_bundle.downloaded) before a byte of it goes out; if the ledger
+// cannot record that, nothing is served.
+func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, actor string) {
 	id := r.PathValue("command_id")
 	o, ok, err := s.deps.Core.Outcome(r.Context(), id)
 	if err != nil {
@@ -43,6 +46,14 @@ func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, _ string) {
 	if err != nil {
 		writeProblem(w, r, newProblem(http.StatusInternalServerError, ReasonInternal, err.Error()))
 		return
+	}
+	if r.Method != http.MethodHead {
+		if err := s.recordDownload(r, actor, o); err != nil {
+			s.log.Error().Err(err).Str("command_id", id).Msg("bundle download not recorded: refused")
+			writeProblem(w, r, newProblem(http.StatusServiceUnavailable, string(core.ReasonLedgerUnavailable),
+				"the audit ledger cannot record this download, so the bundle is not served; try again when it is back"))
+			return
+		}
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/gzip")

@@ -7,14 +7,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/botwarden/botwarden/internal/api"
 	"github.com/botwarden/botwarden/internal/core"
 	"github.com/botwarden/botwarden/internal/core/coretest"
+	"github.com/botwarden/botwarden/ledger"
 )
 
 // fileBundler writes a random "bundle" per command into dir and reports
@@ -52,6 +55,10 @@ func TestAPI_BundleFetched(t *testing.T) {
 	}
 	if disk, _ := os.ReadFile(out.Bundle.Path); !bytes.Equal(disk, got.Bytes()) {
 		t.Fatal("the fetched bytes are not the bundle file")
+	}
+	if !e.ledgerHas(t, `"event_type":"support_bundle.downloaded"`, `"actor":"`+coretest.Operator+`"`,
+		`"command_id":"bund-1"`, `"sha256":"`+out.Bundle.SHA256+`"`) {
+		t.Fatal("the download is not in the ledger")
 	}
 	// The outcome read later names the bundle too.
 	var later core.Outcome
@@ -121,5 +128,44 @@ func TestAPI_BundleOutsideItsFolderRefused(t *testing.T) {
 	}
 	if _, err := op.FetchBundle(bg, "bund-2", &bytes.Buffer{}); problemOf(t, err).Status != http.StatusNotFound {
 		t.Errorf("a bundle outside the folder: %v, want 404", err)
+	}
+}
+
+// refusingLedger refuses the API's own appends while refuse is set.
+type refusingLedger struct {
+	api.Ledger
+	refuse *atomic.Bool
+}
+
+func (l refusingLedger) Append(ctx context.Context, ev []byte) (ledger.Receipt, error) {
+	if l.refuse.Load() {
+		return ledger.Receipt{}, fmt.Errorf("append: %w: disk full (test)", ledger.ErrUnavailable)
+	}
+	return l.Ledger.Append(ctx, ev)
+}
+
+// A download the ledger cannot record is not served: who fetched a
+// bundle is audited before a byte of it goes out.
+func TestAPI_BundleNotServedUnrecorded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var refuse atomic.Bool
+	e := newEnv(t, func(o *envOpt) {
+		o.bundler, o.bundleDir = fileBundler{dir}, dir
+		o.apiLedger = func(l api.Ledger) api.Ledger { return refusingLedger{l, &refuse} }
+	})
+	op := e.client(coretest.Operator)
+	if out, err := op.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpBundle, Reason: "evidence"}, "bund-2"); err != nil || out.Status != core.StatusApplied {
+		t.Fatalf("support_bundle: %+v %v", out, err)
+	}
+	refuse.Store(true)
+	var got bytes.Buffer
+	_, err := op.FetchBundle(bg, "bund-2", &got)
+	if p := problemOf(t, err); p.Status != http.StatusServiceUnavailable || p.Reason != string(core.ReasonLedgerUnavailable) || got.Len() != 0 {
+		t.Fatalf("fetch with the ledger refusing: %+v, %d bytes", p, got.Len())
+	}
+	refuse.Store(false)
+	if _, err := op.FetchBundle(bg, "bund-2", &got); err != nil || got.Len() == 0 {
+		t.Fatalf("fetch once the ledger is back: %v", err)
 	}
 }

@@ -92,6 +92,8 @@ type envOpt struct {
 	// bundler and bundleDir, if set, build support bundles and serve them.
 	bundler   core.Bundler
 	bundleDir string
+	// apiLedger, if set, wraps the ledger the API (not the core) is given.
+	apiLedger func(api.Ledger) api.Ledger
 }
 
 func (o envOpt) bundlerOr() core.Bundler {
@@ -129,7 +131,11 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 		t.Fatal(err)
 	}
 	e.admin = &api.TokenAdmin{Store: e.tokens, Ledger: l, Environment: "dev", Now: e.clock.Now}
-	s, err := api.New(o.cfg, api.Deps{Core: e.engine, Ledger: l, Tokens: e.tokens, Logger: zerolog.Nop(), Now: e.clock.Now, Registerer: o.reg,
+	var al api.Ledger = l
+	if o.apiLedger != nil {
+		al = o.apiLedger(l)
+	}
+	s, err := api.New(o.cfg, api.Deps{Core: e.engine, Ledger: al, Tokens: e.tokens, Logger: zerolog.Nop(), Now: e.clock.Now, Registerer: o.reg,
 		BundleDir: o.bundleDir})
 	if err != nil {
 		t.Fatal(err)
