@@ -82,6 +82,7 @@ var reasonStatus = map[core.Reason]int{
 	core.ReasonChannel:           http.StatusForbidden,
 	core.ReasonSelfConfirm:       http.StatusForbidden,
 	core.ReasonInvalid:           http.StatusUnprocessableEntity,
+	core.ReasonIDConflict:        http.StatusUnprocessableEntity,
 	core.ReasonWrongEnvironment:  http.StatusUnprocessableEntity,
 	core.ReasonModeRequired:      http.StatusUnprocessableEntity,
 	core.ReasonTargetMismatch:    http.StatusUnprocessableEntity,

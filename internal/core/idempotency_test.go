@@ -86,3 +86,40 @@ func TestSubmit_DuplicateOfConfirmedChallenge(t *testing.T) {
 		t.Fatal("second effect")
 	}
 }
+
+// A command_id reused for another op or target does nothing and says so
+// (command_id_conflict), rather than answering the first command's
+// outcome as if it were this one's: a script must not read "applied" for
+// a stop that never ran. Also once the first outcome is retired from
+// memory and read back from the ledger.
+func TestSubmit_IDReusedForAnotherCommand(t *testing.T) {
+	for _, recent := range []int{0, 1} {
+		h := coretest.NewEngine(t, coretest.WithConfig(func(c *core.Config) { c.RecentOutcomes = recent }))
+		h.Healthy()
+		h.Submit(h.Cmd(coretest.Operator, "gamma", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+		first := h.Cmd(coretest.Operator, "alpha", core.OpStatus, core.Params{})
+		if o := h.Submit(first); o.Status != core.StatusApplied {
+			t.Fatalf("status: %+v", o)
+		}
+		for range 3 { // push the first outcome out of memory when recent is 1
+			h.Submit(h.Cmd(coretest.Operator, "beta", core.OpStatus, core.Params{}))
+		}
+		stop := h.Cmd(coretest.Operator, "gamma", core.OpStop, core.Params{})
+		stop.CommandID = first.CommandID
+		o := h.Submit(stop)
+		if o.Status != core.StatusDenied || o.Reason != core.ReasonIDConflict || !o.Duplicate || o.Op != core.OpStop || o.Target != "gamma" {
+			t.Fatalf("recent %d: stop under a status's id: %+v", recent, o)
+		}
+		if h.State("gamma") != lifecycle.RunningPaper || len(h.Driver.CallsTo("Stop")) != 0 {
+			t.Fatalf("recent %d: the conflicting stop ran", recent)
+		}
+		if again := h.Submit(first); again.Status != core.StatusApplied || !again.Duplicate {
+			t.Fatalf("recent %d: a true retry: %+v", recent, again)
+		}
+		dups := h.EventsOf(core.EvDuplicate)
+		if len(dups) != 2 || dups[0].Reason != core.ReasonIDConflict || dups[0].Op != core.OpStop {
+			t.Fatalf("recent %d: duplicates recorded %+v", recent, dups)
+		}
+		h.ValidateEvents()
+	}
+}

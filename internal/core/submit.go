@@ -133,9 +133,18 @@ func (e *Engine) seen(id string) (o Outcome, whole, ok bool) {
 
 func (e *Engine) duplicate(ctx context.Context, cmd *Command, o Outcome) Outcome {
 	o = copyOutcome(e.state(), o)
+	detail := "command_id already seen: no second effect"
+	if o.Op != cmd.Op || o.Target != cmd.Target {
+		// Another command under a used id: answering the first one's
+		// outcome would tell a script its stop was applied when what was
+		// applied was, say, a status. It did nothing, and says so.
+		detail = fmt.Sprintf("command_id %s was used for %s on %s: this %s on %s did nothing; give every command its own id",
+			cmd.CommandID, o.Op, o.Target, cmd.Op, cmd.Target)
+		o = e.outcome(cmd, StatusDenied, ReasonIDConflict, detail)
+	}
 	o.Duplicate = true
 	ev := e.commandEvent(EvDuplicate, cmd)
-	ev.Outcome, ev.Reason, ev.Detail = string(o.Status), o.Reason, "command_id already seen: no second effect"
+	ev.Outcome, ev.Reason, ev.Detail = string(o.Status), o.Reason, detail
 	if _, err := e.record(ctx, ev); err != nil {
 		e.log.Error().Err(err).Str("command_id", cmd.CommandID).Msg("duplicate suppressed but not recorded")
 	}

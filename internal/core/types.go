@@ -105,6 +105,7 @@ const (
 	ReasonPolicyLimit       Reason = "policy_limit" // a duration beyond the policy's bound
 	ReasonLevel             Reason = "killswitch_direction"
 	ReasonBundleLeak        Reason = "bundle_secret_found" // the bundle's proof found a secret: nothing delivered
+	ReasonIDConflict        Reason = "command_id_conflict" // a command_id reused for another op or target
 )
 
 // Outcome is the answer to a command, a confirm or a reject. A duplicate
