@@ -40,6 +40,24 @@ type lateRecords struct {
 	mu      sync.Mutex
 	evs     []*Event
 	pending atomic.Bool
+	// recorded holds the late records the replay met (New only): a crash
+	// between recording spilled events and emptying the spill must not
+	// record them twice.
+	recorded map[string]bool
+}
+
+// lateKey identifies an unaudited effect's event: what happened, to
+// what, when (to the nanosecond), by which command.
+func lateKey(ev *Event) string {
+	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s\x00%s", ev.Type, ev.Time, ev.Target, ev.CommandID, ev.From, ev.To)
+}
+
+// noteRecorded remembers a late record the replay met.
+func (k *lateRecords) noteRecorded(ev *Event) {
+	if k.recorded == nil {
+		k.recorded = map[string]bool{}
+	}
+	k.recorded[lateKey(ev)] = true
 }
 
 // keepLate keeps ev, whose effect was just applied unaudited, for a late
@@ -80,6 +98,8 @@ func (e *Engine) unspill() error {
 	if err != nil {
 		return fmt.Errorf("load unaudited effects: %w", err)
 	}
+	k := &e.late
+	defer func() { k.recorded = nil }()
 	for i, b := range raws {
 		ev, err := decodeEvent(b)
 		if err != nil {
@@ -88,14 +108,19 @@ func (e *Engine) unspill() error {
 		if ev.Environment != e.cfg.Environment {
 			return fmt.Errorf("%w: unaudited effect %d belongs to environment %q", ErrConfig, i+1, ev.Environment)
 		}
+		if k.recorded[lateKey(ev)] {
+			continue // recorded already; the spill outlived it (a crash in between)
+		}
 		e.commit(e.state().apply(0, ev))
-		e.late.evs = append(e.late.evs, ev)
+		k.evs = append(k.evs, ev)
 	}
-	if len(raws) > 0 {
-		e.late.pending.Store(true)
-		e.m.late.Set(float64(len(raws)))
-		e.log.Warn().Int("events", len(raws)).
+	if len(k.evs) > 0 {
+		k.pending.Store(true)
+		e.m.late.Set(float64(len(k.evs)))
+		e.log.Warn().Int("events", len(k.evs)).
 			Msg("effects the previous run applied while the ledger refused them are applied again and recorded late")
+	} else if len(raws) > 0 {
+		e.spill(nil) // all recorded already
 	}
 	return nil
 }

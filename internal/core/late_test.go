@@ -128,3 +128,31 @@ func TestLedgerDown_SpilledEffectsSurviveRestart(t *testing.T) {
 	assertSameSnapshot(t, before, h2.Restart().Engine.Snapshot())
 	h2.ValidateEvents()
 }
+
+// A crash after the late records but before the spill was emptied does
+// not record them twice.
+func TestLedgerDown_SpillOutlivingItsRecordsNotRecordedTwice(t *testing.T) {
+	spill := &coretest.MemSpill{}
+	h := coretest.NewEngine(t, coretest.WithSpill(spill))
+	unauditedEffects(t, h)
+	kept, _ := spill.Load()
+	h.Auditor.SetFailing(false)
+	h.Engine.Tick(t.Context())               // recorded late; the spill is emptied
+	if err := spill.Save(kept); err != nil { // as if the process died before emptying it
+		t.Fatal(err)
+	}
+	h2 := h.Restart()
+	h2.Engine.Tick(t.Context())
+	late := 0
+	for _, ev := range h2.Events() {
+		if ev.RecordedLate {
+			late++
+		}
+	}
+	if late != len(kept) {
+		t.Fatalf("%d late records for %d unaudited effects", late, len(kept))
+	}
+	if spill.Kept() != 0 || h2.State("gamma") != lifecycle.Quarantined {
+		t.Fatalf("spill %d, gamma %s", spill.Kept(), h2.State("gamma"))
+	}
+}
