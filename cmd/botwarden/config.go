@@ -70,7 +70,8 @@ type ListenConfig struct {
 	HTTP  string `yaml:"http"`  // /healthz, /readyz, /metrics, /slack/*, /v1/*
 	Admin string `yaml:"admin"` // loopback-only admin endpoint for local CLI tools
 	// Playground is the loopback-only local Slack stand-in, started only
-	// when serve has no Slack credentials (docs/playground.md).
+	// in the dev environment when serve has no Slack credentials
+	// (docs/playground.md).
 	Playground string `yaml:"playground"`
 	// TLSCert and TLSKey (PEM files) serve the main listener over TLS.
 	// Required when listen.http is not a loopback address.

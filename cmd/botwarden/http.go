@@ -84,7 +84,7 @@ func (s *service) banner(out io.Writer, httpURL, adminURL string) {
 	} else if s.slack != nil {
 		fmt.Fprintf(out, "  slack       HTTP mode: point the app's request URLs at %s/slack/{commands,interactivity,events}\n", httpURL)
 	} else {
-		fmt.Fprintf(out, "  slack       not configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; see docs/slack.md)\n")
+		fmt.Fprintf(out, "  slack       not configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; see docs/slack.md; the playground runs in dev only)\n")
 	}
 	fmt.Fprintf(out, "\n  bots:")
 	for _, b := range snap.Bots {

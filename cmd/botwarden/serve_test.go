@@ -235,3 +235,21 @@ func TestNewLogger_Level(t *testing.T) {
 		t.Fatalf("default log_level = %q, %v", cfg.LogLevel, err)
 	}
 }
+
+// The playground lets anyone on the host act as any actor: it runs in dev
+// only, never in stage or prod, even without Slack credentials.
+func TestServe_PlaygroundOnlyInDev(t *testing.T) {
+	s, stop := startServeWith(t, t.TempDir(), nil, func(c *Config) { c.Environment = "stage" })
+	defer stop()
+	if s.playground != "" {
+		t.Fatalf("a stage service without Slack credentials started the playground at %s", s.playground)
+	}
+	if code, _ := getJSON(t, "http://"+s.http+"/healthz"); code != http.StatusOK {
+		t.Fatalf("healthz %d", code)
+	}
+	d, stopDev := startServeWith(t, t.TempDir(), nil, nil)
+	defer stopDev()
+	if d.playground == "" {
+		t.Fatal("the dev demo started no playground")
+	}
+}

@@ -133,7 +133,11 @@ func build(ctx context.Context, cfg *Config, env serveEnv) (*service, error) {
 		l.Close()
 		return nil, err
 	}
-	if slackCfg.SigningSecret == "" && slackCfg.AppToken == "" {
+	// The playground lets whoever reaches its loopback port act as any
+	// actor of the policy, with no login: a stand-in for Slack on a
+	// developer's machine, never for a shared host. Outside dev, a service
+	// without Slack credentials has no Slack at all (the API remains).
+	if slackCfg.SigningSecret == "" && slackCfg.AppToken == "" && cfg.Environment == "dev" {
 		if svc.play, err = newPlayground(cfg, pol, &slackCfg, secrets, l); err != nil {
 			l.Close()
 			return nil, err
