@@ -68,7 +68,7 @@ func (e *Engine) quarantineDrift(ctx context.Context, b *botState, seq uint64, w
 		stuck := systemEvent(EvStuck, b.id)
 		stuck.From = lifecycle.Quarantined
 		stuck.Detail = clip(fmt.Sprintf("%s was quarantined because its record and reality disagree, but stopping it failed: %s. It may still be trading: stop it by hand. A support bundle (op support_bundle on %s) is being built now as evidence.",
-			b.id, errDetail(err), b.id), 1900)
+			b.id, e.errDetail(err), b.id), 1900)
 		stuck.Runbook = e.runbook("quarantined")
 		e.reportStuck(ctx, stuck)
 	}

@@ -91,7 +91,7 @@ func (e *Engine) runBot(ctx context.Context, r *run, id string) Outcome {
 	}
 	if err != nil {
 		// A quarantine that could not stop the bot is still a quarantine.
-		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), edit)
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, e.errDetail(err), edit)
 	}
 	detail := fmt.Sprintf("%s: %s -> %s", id, from, to)
 	if seen, _, ok := strings.Cut(r.cmd.RequestedTransition, "->"); ok && r.cmd.Target == id && lifecycle.State(seen) != from {
@@ -120,7 +120,7 @@ func (e *Engine) runFanOut(ctx context.Context, r *run) Outcome {
 			e.emit(ctx, r, tr)
 		}
 		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s (%s)", id, errDetail(err)))
+			failed = append(failed, fmt.Sprintf("%s (%s)", id, e.errDetail(err)))
 			continue
 		}
 		moved = append(moved, id)
@@ -138,7 +138,7 @@ func (e *Engine) runApply(ctx context.Context, r *run) Outcome {
 	defer cancel()
 	meta := BotMeta{Bot: b.id, CommandID: r.cmd.CommandID, TraceID: r.cmd.TraceID, RunID: r.cmd.RunID}
 	if err := b.driver.Apply(dctx, meta, r.cmd.Params.ConfigRef); err != nil {
-		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), nil)
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, e.errDetail(err), nil)
 	}
 	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("%s now runs config %s", b.id, r.cmd.Params.ConfigRef),
 		func(ev *Event) { ev.ConfigVersion = r.cmd.Params.ConfigRef })
@@ -160,7 +160,7 @@ func (e *Engine) action(ctx context.Context, r *run) error {
 func (e *Engine) runKillSwitch(ctx context.Context, r *run) Outcome {
 	err := e.action(ctx, r)
 	if err != nil && r.cmd.Op == OpKillSwitchRelease {
-		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), nil)
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, e.errDetail(err), nil)
 	}
 	prev := e.state().killSwitchAt(r.cmd.Target)
 	ev := e.commandEvent(EvKillSwitch, r.cmd)
@@ -168,7 +168,7 @@ func (e *Engine) runKillSwitch(ctx context.Context, r *run) Outcome {
 	e.emit(ctx, r, ev)
 	if err != nil {
 		return e.finish(ctx, r, StatusFailed, ReasonDriver,
-			"kill-switch recorded and enforced by the control plane, but the execution layer did not confirm: "+errDetail(err), nil)
+			"kill-switch recorded and enforced by the control plane, but the execution layer did not confirm: "+e.errDetail(err), nil)
 	}
 	return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("kill-switch on %s: %s -> %s", r.cmd.Target, prev, r.cmd.Params.Level), nil)
 }
@@ -178,7 +178,7 @@ func (e *Engine) runKillSwitch(ctx context.Context, r *run) Outcome {
 // loosening the outside world did not take is not made.
 func (e *Engine) runOverride(ctx context.Context, r *run, now time.Time) Outcome {
 	if err := e.action(ctx, r); err != nil {
-		return e.finish(ctx, r, StatusFailed, ReasonDriver, "gate override not applied: "+errDetail(err), nil)
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, "gate override not applied: "+e.errDetail(err), nil)
 	}
 	d, _ := time.ParseDuration(r.cmd.Params.Duration)
 	until := now.Add(d)
@@ -190,7 +190,7 @@ func (e *Engine) runOverride(ctx context.Context, r *run, now time.Time) Outcome
 
 func (e *Engine) runAction(ctx context.Context, r *run, now time.Time) Outcome {
 	if err := e.action(ctx, r); err != nil {
-		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), nil)
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, e.errDetail(err), nil)
 	}
 	if r.cmd.Op == OpMonitoringDisable {
 		d, _ := time.ParseDuration(r.cmd.Params.Duration)
@@ -207,10 +207,10 @@ func (e *Engine) runBundle(ctx context.Context, r *run) Outcome {
 	res, err := e.deps.Bundler.Build(dctx, BundleRequest{Target: r.cmd.Target, Actor: r.cmd.Actor,
 		Reason: r.cmd.Reason, CommandID: r.cmd.CommandID})
 	if errors.Is(err, ErrBundleLeak) {
-		return e.finish(ctx, r, StatusDenied, ReasonBundleLeak, errDetail(err), nil)
+		return e.finish(ctx, r, StatusDenied, ReasonBundleLeak, e.errDetail(err), nil)
 	}
 	if err != nil {
-		return e.finish(ctx, r, StatusFailed, ReasonDriver, errDetail(err), nil)
+		return e.finish(ctx, r, StatusFailed, ReasonDriver, e.errDetail(err), nil)
 	}
 	ref := &BundleRef{Path: res.Path, SHA256: res.SHA256, ManifestSHA256: res.ManifestSHA256}
 	ev := e.commandEvent(EvBundle, r.cmd)

@@ -317,3 +317,28 @@ func TestSafety_NoTTLExpiresAfterDefault(t *testing.T) {
 	}
 	h.ValidateEvents()
 }
+
+// A driver or action error that echoes a secret reaches the ledger with
+// the secret replaced: the ledger is immutable and read by many.
+func TestDriverError_SecretScrubbedFromLedger(t *testing.T) {
+	const secret = "xoxb-1234567890-abcdefghijklmnop"
+	h := coretest.NewEngine(t, coretest.WithScrubber(fixedScrubber{secret}))
+	h.Healthy()
+	h.Driver.FailNext("Start", errors.New("HTTP 401: bad auth "+secret))
+	if o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status != core.StatusFailed || strings.Contains(o.Detail, secret) {
+		t.Fatalf("start whose driver echoed a secret: %+v", o)
+	}
+	for _, raw := range h.Auditor.Raw() {
+		if strings.Contains(string(raw), secret) {
+			t.Fatalf("the secret reached the ledger: %s", raw)
+		}
+	}
+}
+
+// fixedScrubber replaces one known secret.
+type fixedScrubber struct{ secret string }
+
+func (s fixedScrubber) Redact(text string) string {
+	return strings.ReplaceAll(text, s.secret, "[REDACTED]")
+}
+func (s fixedScrubber) IsSecret(ref string) bool { return ref == s.secret }

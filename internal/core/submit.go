@@ -241,9 +241,12 @@ func (e *Engine) finish(ctx context.Context, r *run, st Status, reason Reason, d
 	return o
 }
 
-// errDetail renders a driver/action error for the ledger, bounded.
-func errDetail(err error) string {
-	s := err.Error()
+// errDetail renders a driver/action error for the ledger, bounded and
+// with any secret in it replaced (a bot or an action may echo a
+// credential in its error: a 401 naming the token it refused, a rotation
+// endpoint echoing the new key).
+func (e *Engine) errDetail(err error) string {
+	s := e.redacted(err.Error())
 	if errors.Is(err, context.DeadlineExceeded) {
 		s = "timed out: " + s
 	}

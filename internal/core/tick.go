@@ -204,7 +204,7 @@ func (e *Engine) reconcile(ctx context.Context, b *botState, p poll, now time.Ti
 	case (b.state.IsRunning() || b.state == lifecycle.Paused) && !st.Alive:
 		cause := "driver reports the bot is not alive"
 		if st.Detail != "" {
-			cause += ": " + st.Detail
+			cause += ": " + e.redacted(st.Detail)
 		}
 		e.systemTransition(ctx, b, lifecycle.Error, cause)
 	default:
