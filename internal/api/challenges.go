@@ -47,7 +47,7 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request, actor string) {
 		badRequest(w, r, err)
 		return
 	}
-	out, err := s.deps.Core.Confirm(r.Context(), core.ConfirmRequest{ChallengeID: r.PathValue("id"),
+	out, err := s.deps.Core.Confirm(acting(r), core.ConfirmRequest{ChallengeID: r.PathValue("id"),
 		Actor: actor, Reason: b.Reason, TypedTarget: b.TypedTarget, Channel: Channel})
 	s.answerChallenge(w, r, out, err, false)
 }
@@ -58,7 +58,7 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, actor string) {
 		badRequest(w, r, err)
 		return
 	}
-	out, err := s.deps.Core.Reject(r.Context(), core.RejectRequest{ChallengeID: r.PathValue("id"),
+	out, err := s.deps.Core.Reject(acting(r), core.RejectRequest{ChallengeID: r.PathValue("id"),
 		Actor: actor, Reason: b.Reason, Channel: Channel})
 	s.answerChallenge(w, r, out, err, true)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,6 +131,14 @@ func (s *Server) BuildCommand(req CommandRequest, key, actor string) (core.Comma
 	return cmd, nil
 }
 
+// acting is the context for a call into the core that may act: not
+// cancelled when the client goes away (a timeout, Ctrl-C in ctl), so an
+// operation the core accepted is carried out and recorded whole, as
+// Slack's are. A fleet stop cut off after its first bot would leave the
+// others trading, and a retry with the same key would only get the
+// recorded outcome back.
+func acting(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
+
 func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, actor string) {
 	var req CommandRequest
 	if err := DecodeStrict(r.Body, &req); err != nil {
@@ -145,7 +154,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, actor strin
 		badRequest(w, r, err)
 		return
 	}
-	out, err := s.deps.Core.Submit(r.Context(), cmd)
+	out, err := s.deps.Core.Submit(acting(r), cmd)
 	if err != nil {
 		writeProblem(w, r, newProblem(http.StatusUnprocessableEntity, string(core.ReasonInvalid), err.Error()))
 		return

@@ -405,3 +405,36 @@ func TestAPI_EventsLeaveServiceRecordsInTheLedger(t *testing.T) {
 		t.Fatalf("watch from 0: %v (saw %v)", err, seen)
 	}
 }
+
+// A client that goes away (a timeout, Ctrl-C in ctl) does not cut the
+// command short: the stop it asked for is carried out and recorded, and
+// a retry with the same key gets that outcome.
+func TestAPI_ClientGoneCommandCarriedOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	op := e.client(coretest.Operator)
+	if _, err := op.Submit(bg, api.CommandRequest{Target: "alpha", Op: core.OpStart, Params: core.Params{Mode: lifecycle.Paper}}, "gone-start"); err != nil {
+		t.Fatal(err)
+	}
+	e.driver.SetDelay(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
+	defer cancel()
+	if _, err := op.Submit(ctx, api.CommandRequest{Target: "alpha", Op: core.OpStop}, "gone-stop"); err == nil {
+		t.Fatal("the client's timeout did not end its request")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var o core.Outcome
+		err := op.Do(bg, http.MethodGet, "/v1/commands/gone-stop", nil, nil, &o)
+		if err == nil && o.Status == core.StatusApplied {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stop after its client left: %+v %v (alpha %s)", o, err, e.botState("alpha"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := e.botState("alpha"); st != lifecycle.Stopping && st != lifecycle.Idle {
+		t.Fatalf("alpha %s after the stop", st)
+	}
+}
