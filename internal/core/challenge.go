@@ -132,6 +132,12 @@ func (e *Engine) refuseApproval(ch *Challenge, actor, channel, typed string, con
 		return deny(ReasonChallengeClosed, "challenge %s is closed: %s by %s at %s; ask again if still needed",
 			ch.ID, ch.State, ch.EndedBy, shownTime(ch.EndedAt))
 	}
+	if len(ch.Approvals) >= ch.Requires.Approvers {
+		// Its last confirm started the command; only its result is not
+		// recorded yet (an earlier run was interrupted and the ledger has
+		// refused to record that so far). Another confirm would run it twice.
+		return deny(ReasonChallengeClosed, "challenge %s has all its approvals: its command ran (interrupted, result not recorded yet); check the bot, ask again if still needed", ch.ID)
+	}
 	if channel != anyChannel && !e.cfg.Policy.ChannelAllowed(channel) {
 		return deny(ReasonChannel, "confirmations are not accepted from channel %q", channel)
 	}

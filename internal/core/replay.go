@@ -75,6 +75,12 @@ func (e *Engine) settleRecovery(ctx context.Context) {
 	left := r.interrupted[:0]
 	var err error
 	for _, p := range r.interrupted {
+		e.lk.applyMu.Lock()
+		_, still := e.state().idx.pending[p.cmd.CommandID]
+		e.lk.applyMu.Unlock()
+		if !still {
+			continue // its result is recorded after all
+		}
 		if err == nil {
 			err = e.recordInterrupted(ctx, p)
 		}

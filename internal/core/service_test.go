@@ -262,3 +262,35 @@ func TestStart_RecordsLedgerKeyChange(t *testing.T) {
 	}
 	h3.ValidateEvents()
 }
+
+// A challenge whose last confirm was recorded, by a run that ended before
+// the command's result, is never confirmed again: not even while the
+// interrupted result is still unrecorded (the ledger refused it at the
+// restart), which would run the command a second time.
+func TestStart_FullyApprovedChallengeNotConfirmedTwice(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	o := h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Live}))
+	if o.Challenge == nil {
+		t.Fatalf("live start %+v", o)
+	}
+	n := h.Auditor.Len()
+	if c := h.Confirm(o.Challenge.ID, coretest.Approver); c.Status != core.StatusApplied {
+		t.Fatalf("confirm %+v", c)
+	}
+	h.Auditor.Truncate(n + 1) // crash: the confirm is recorded, the start's result is not
+	h.Auditor.SetFailing(true)
+	h2 := h.Restart()
+	h2.Auditor.SetFailing(false) // space freed before the next tick
+	if c := h2.Confirm(o.Challenge.ID, coretest.Approver2); c.Status == core.StatusApplied || c.Reason != core.ReasonChallengeClosed {
+		t.Fatalf("a second confirm of the fully approved challenge: %+v", c)
+	}
+	if starts := len(h2.Driver.CallsTo("Start")); starts != 1 {
+		t.Fatalf("the live start ran %d times", starts)
+	}
+	h2.Engine.Tick(t.Context())
+	if got, _, _ := h2.Engine.Outcome(t.Context(), o.CommandID); got.Reason != core.ReasonInterrupted {
+		t.Fatalf("the interrupted start's outcome: %+v", got)
+	}
+	h2.ValidateEvents()
+}
