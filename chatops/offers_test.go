@@ -127,7 +127,9 @@ func TestOffer_ErrorTransitionOffersBundle_SlashBundleUploads(t *testing.T) {
 	h.waitFor("beta running", func() bool { return h.botState("beta") == "RUNNING_PAPER" })
 	h.waitFor("start answered", func() bool { return h.responseTo(startRU) != "" }) // Tick skips busy bots
 	h.driver.SetStatus("beta", core.BotStatus{Alive: false, Detail: "exit 1"})
-	h.engine.Tick(t.Context())
+	for range core.DeadReadings {
+		h.engine.Tick(t.Context())
+	}
 	_, bot := h.offerMsg(actionBundle)
 	if bot != "beta" || h.botState("beta") != "ERROR" {
 		t.Fatalf("offer for %q, beta %s", bot, h.botState("beta"))

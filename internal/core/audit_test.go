@@ -151,7 +151,7 @@ func TestRestart_InterruptedStop(t *testing.T) {
 			if tc.diesAfter > 0 {
 				h2.Clock.Advance(tc.diesAfter)
 				h2.Driver.MarkStopped("alpha")
-				h2.Engine.Tick(t.Context())
+				h2.Ticks(core.DeadReadings)
 			}
 			if got := h2.State("alpha"); got != tc.want {
 				t.Fatalf("state %s, want %s", got, tc.want)

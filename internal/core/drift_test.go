@@ -56,7 +56,7 @@ func TestTick_ReconcilesRecordWithReality(t *testing.T) {
 			stopsBefore := len(h.Driver.CallsTo("Stop"))
 			n := len(h.EventsOf(core.EvTransition))
 			h.Driver.SetStatus("alpha", tc.reality)
-			h.Engine.Tick(t.Context())
+			h.Ticks(core.DeadReadings)
 			if got := h.State("alpha"); got != tc.want {
 				t.Fatalf("state %s, want %s", got, tc.want)
 			}
@@ -168,7 +168,7 @@ func TestTick_ErrorBotFoundAliveIsQuarantined(t *testing.T) {
 	h.Healthy()
 	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Shadow}))
 	h.Driver.SetStatus("alpha", core.BotStatus{Detail: "exit 137"})
-	h.Engine.Tick(t.Context())
+	h.Ticks(core.DeadReadings)
 	if h.State("alpha") != lifecycle.Error {
 		t.Fatalf("state %s", h.State("alpha"))
 	}

@@ -142,6 +142,7 @@ type Engine struct {
 	recovery recovery      // the previous run's unfinished work (recover)
 	late     lateRecords   // unaudited effects' events, to record late
 	evidence evidenceQueue // stuck bots' bundles, to build (evidence.go)
+	dead     deadCounts    // not-alive readings in a row, per bot (tick.go)
 }
 
 // recovery is what recover could not record yet.

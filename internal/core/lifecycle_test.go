@@ -117,6 +117,17 @@ func TestTick_DeadRunningBotGoesToErrorAndStays(t *testing.T) {
 	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Shadow}))
 	h.Driver.SetStatus("alpha", core.BotStatus{Alive: false, Detail: "exit 137"})
 	h.Engine.Tick(ctx)
+	if h.State("alpha") != lifecycle.RunningShadow {
+		t.Fatalf("one not-alive reading moved alpha to %s", h.State("alpha"))
+	}
+	h.Driver.SetStatus("alpha", core.BotStatus{Alive: true, Mode: lifecycle.Shadow}) // a hiccup: alive again
+	h.Engine.Tick(ctx)
+	h.Driver.SetStatus("alpha", core.BotStatus{Alive: false, Detail: "exit 137"})
+	h.Ticks(core.DeadReadings - 1)
+	if h.State("alpha") != lifecycle.RunningShadow {
+		t.Fatalf("readings not in a row moved alpha to %s", h.State("alpha"))
+	}
+	h.Engine.Tick(ctx)
 	if h.State("alpha") != lifecycle.Error {
 		t.Fatalf("state %s", h.State("alpha"))
 	}
@@ -202,7 +213,7 @@ func pauseAlpha(h *coretest.Harness) {
 
 func crashAlpha(h *coretest.Harness) {
 	h.Driver.MarkStopped("alpha")
-	h.Engine.Tick(context.Background())
+	h.Ticks(core.DeadReadings)
 	if h.State("alpha") != lifecycle.Error {
 		h.T.Fatalf("alpha %s after its crash, want ERROR", h.State("alpha"))
 	}

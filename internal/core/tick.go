@@ -189,6 +189,9 @@ func (e *Engine) reconcile(ctx context.Context, b *botState, p poll, now time.Ti
 		lvl.Err(p.err).Str("bot", b.id).Msg("driver status unavailable; state unchanged")
 		return
 	}
+	if st.Alive {
+		e.dead.forget(b.id)
+	}
 	switch {
 	case b.state == lifecycle.Stopping && st.Stopped:
 		e.systemTransition(ctx, b, lifecycle.Idle, "driver reports stopped")
@@ -202,6 +205,11 @@ func (e *Engine) reconcile(ctx context.Context, b *botState, p poll, now time.Ti
 	case (b.state.IsRunning() || b.state == lifecycle.Paused) && !st.Alive && e.stopTookEffect(b, now):
 		e.finishCutStop(ctx, b, st)
 	case (b.state.IsRunning() || b.state == lifecycle.Paused) && !st.Alive:
+		if n := e.dead.seen(b.id, lastSeq(b)); n < DeadReadings {
+			e.log.Warn().Str("bot", b.id).Int("reading", n).Int("of", DeadReadings).
+				Msg("driver reports the bot not alive; ERROR only if it says so again")
+			return
+		}
 		cause := "driver reports the bot is not alive"
 		if st.Detail != "" {
 			cause += ": " + e.redacted(st.Detail)
@@ -239,4 +247,47 @@ func (e *Engine) systemTransition(ctx context.Context, b *botState, to lifecycle
 	ev := systemEvent(EvTransition, b.id)
 	ev.From, ev.To, ev.Cause = b.state, to, clip(cause, 480)
 	e.emit(ctx, nil, ev)
+}
+
+// DeadReadings is how many polls in a row must find a running or paused
+// bot not alive before it is moved to ERROR: one noisy reading (a status
+// endpoint's hiccup) must not move a live bot to ERROR, and then, when
+// the next reading finds it alive, to QUARANTINED and stopped. The
+// lifecycle never flaps. Polls come every second or so.
+const DeadReadings = 3
+
+// deadCounts counts, per bot, the polls in a row that found it not alive
+// since its last recorded transition.
+type deadCounts struct {
+	mu sync.Mutex
+	m  map[string]deadCount
+}
+
+type deadCount struct {
+	seq uint64 // the bot's last transition when counting started
+	n   int
+}
+
+// seen counts one more not-alive reading of bot (whose last transition
+// is seq) and returns the count.
+func (d *deadCounts) seen(bot string, seq uint64) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[string]deadCount{}
+	}
+	c := d.m[bot]
+	if c.seq != seq {
+		c = deadCount{seq: seq}
+	}
+	c.n++
+	d.m[bot] = c
+	return c.n
+}
+
+// forget resets bot's count (it was found alive).
+func (d *deadCounts) forget(bot string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.m, bot)
 }

@@ -240,3 +240,11 @@ func (h *Harness) ValidateEvents() {
 		}
 	}
 }
+
+// Ticks runs the engine's Tick n times: core.DeadReadings ticks find a
+// dead bot dead enough for ERROR.
+func (h *Harness) Ticks(n int) {
+	for range n {
+		h.Engine.Tick(context.Background())
+	}
+}

@@ -62,7 +62,7 @@ func TestReconcile_DeadBotGoesToErrorAndStays(t *testing.T) {
 	if err := d.Crash("alpha", "segfault in strategy"); err != nil {
 		t.Fatal(err)
 	}
-	h.Engine.Tick(t.Context())
+	h.Ticks(core.DeadReadings)
 	if s := h.State("alpha"); s != lifecycle.Error {
 		t.Fatalf("crashed bot: %s, want ERROR", s)
 	}
@@ -97,7 +97,7 @@ func TestReconcile_DieAfter(t *testing.T) {
 		t.Fatalf("before die_after: %s", s)
 	}
 	h.Clock.Advance(time.Second)
-	h.Engine.Tick(t.Context())
+	h.Ticks(core.DeadReadings)
 	if s := h.State("gamma"); s != lifecycle.Error {
 		t.Fatalf("at die_after: %s, want ERROR", s)
 	}
