@@ -123,6 +123,9 @@ func (e *Engine) checkTransition(s *state, cmd *Command) *denial {
 		return deny(ReasonTransition, "%s is %s: resume continues a PAUSED bot; use start", b.id, b.state)
 	}
 	to := lifecycleTo(cmd)
+	if cmd.Op == OpStop && b.state == lifecycle.Quarantined {
+		return nil // a stop sent again (its quarantine's may have failed); it moves nothing
+	}
 	if _, err := lifecycle.Check(lifecycle.Transition{From: b.state, To: to}); err != nil {
 		if b.state.IsRunning() && to.IsRunning() {
 			// A mode switch: the lifecycle has no RUNNING->RUNNING move, so

@@ -65,13 +65,19 @@ func (e *Engine) quarantineDrift(ctx context.Context, b *botState, seq uint64, w
 	defer cancel()
 	if err := b.driver.Stop(dctx, meta); err != nil {
 		e.log.Error().Err(err).Str("bot", b.id).Msg("drifted bot could not be stopped")
-		stuck := systemEvent(EvStuck, b.id)
-		stuck.From = lifecycle.Quarantined
-		stuck.Detail = clip(fmt.Sprintf("%s was quarantined because its record and reality disagree, but stopping it failed: %s. It may still be trading: stop it by hand. A support bundle (op support_bundle on %s) is being built now as evidence.",
-			b.id, e.errDetail(err), b.id), 1900)
-		stuck.Runbook = e.runbook("quarantined")
-		e.reportStuck(ctx, stuck)
+		e.reportStuck(ctx, e.stuckQuarantined(b.id, err))
 	}
+}
+
+// stuckQuarantined is the bot.stuck report of a bot quarantined (by a
+// command or by reconciliation) whose stop failed.
+func (e *Engine) stuckQuarantined(id string, err error) *Event {
+	stuck := systemEvent(EvStuck, id)
+	stuck.From = lifecycle.Quarantined
+	stuck.Detail = clip(fmt.Sprintf("%s is QUARANTINED, but stopping it failed: %s. It may still be trading: stop it again (stop %s sends its driver a stop and leaves it QUARANTINED) or by hand. A support bundle (op support_bundle on %s) is being built now as evidence.",
+		id, e.errDetail(err), id, id), 1900)
+	stuck.Runbook = e.runbook("quarantined")
+	return stuck
 }
 
 // clip cuts s to at most n bytes without splitting a character.

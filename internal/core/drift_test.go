@@ -184,3 +184,37 @@ func TestTick_ErrorBotFoundAliveIsQuarantined(t *testing.T) {
 	}
 	h.ValidateEvents()
 }
+
+// A quarantine whose stop fails is still a quarantine, of a bot that may
+// still be trading: it is reported stuck, its evidence is bundled, and a
+// stop sends its driver a stop again, leaving it QUARANTINED.
+func TestQuarantine_StopFailedReportedAndRetried(t *testing.T) {
+	for _, target := range []string{"alpha", "group:majors"} {
+		h := coretest.NewEngine(t)
+		h.Healthy()
+		h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+		h.Driver.FailNext("Stop", errors.New("endpoint refused"))
+		if o := h.Submit(h.Cmd(coretest.Operator, target, core.OpQuarantine, core.Params{})); o.Status != core.StatusFailed {
+			t.Fatalf("%s: quarantine whose stop failed: %+v", target, o)
+		}
+		if h.State("alpha") != lifecycle.Quarantined {
+			t.Fatalf("%s: alpha %s", target, h.State("alpha"))
+		}
+		stuck := h.EventsOf(core.EvStuck)
+		if len(stuck) != 1 || stuck[0].Target != "alpha" || !strings.Contains(stuck[0].Detail, "may still be trading") {
+			t.Fatalf("%s: stuck reports %+v", target, stuck)
+		}
+		h.Engine.Tick(t.Context()) // builds the evidence
+		if reqs := h.Bundler.Requests(); len(reqs) != 1 || reqs[0].Actor != core.SystemActor {
+			t.Fatalf("%s: evidence bundles %+v", target, reqs)
+		}
+		stops := len(h.Driver.CallsTo("Stop"))
+		if o := h.Submit(h.Cmd(coretest.Operator, target, core.OpStop, core.Params{})); o.Status != core.StatusApplied {
+			t.Fatalf("%s: stop again: %+v", target, o)
+		}
+		if len(h.Driver.CallsTo("Stop")) <= stops || h.State("alpha") != lifecycle.Quarantined {
+			t.Fatalf("%s: after the second stop: alpha %s, stops %d", target, h.State("alpha"), len(h.Driver.CallsTo("Stop"))-stops)
+		}
+		h.ValidateEvents()
+	}
+}

@@ -63,8 +63,8 @@ func (e *Engine) step(ctx context.Context, r *run, id string) (*Event, error) {
 			}
 		}
 	}
-	if err != nil {
-		return nil, err
+	if err != nil || cmd.Op == OpStop && from == lifecycle.Quarantined {
+		return nil, err // a stop sent again to a QUARANTINED bot moves nothing
 	}
 	ev := e.commandEvent(EvTransition, cmd)
 	ev.Target, ev.From, ev.To, ev.Cause = b.id, from, to, "command "+string(cmd.Op)
@@ -79,6 +79,12 @@ func (e *Engine) step(ctx context.Context, r *run, id string) (*Event, error) {
 func (e *Engine) runBot(ctx context.Context, r *run, id string) Outcome {
 	from := e.state().bot(id).state
 	tr, err := e.step(ctx, r, id)
+	if r.cmd.Op == OpStop && from == lifecycle.Quarantined {
+		if err != nil {
+			return e.finish(ctx, r, StatusFailed, ReasonDriver, e.errDetail(err), nil)
+		}
+		return e.finish(ctx, r, StatusApplied, "", fmt.Sprintf("%s: stop sent to its driver; it stays QUARANTINED until a confirmed release", id), nil)
+	}
 	to := from // unchanged when the driver refused
 	if tr != nil {
 		to = tr.To
@@ -90,8 +96,13 @@ func (e *Engine) runBot(ctx context.Context, r *run, id string) Outcome {
 		}
 	}
 	if err != nil {
-		// A quarantine that could not stop the bot is still a quarantine.
-		return e.finish(ctx, r, StatusFailed, ReasonDriver, e.errDetail(err), edit)
+		// A quarantine that could not stop the bot is still a quarantine,
+		// of a bot that may still be trading: reported stuck, with evidence.
+		o := e.finish(ctx, r, StatusFailed, ReasonDriver, e.errDetail(err), edit)
+		if r.cmd.Op == OpQuarantine {
+			e.reportStuck(ctx, e.stuckQuarantined(id, err))
+		}
+		return o
 	}
 	detail := fmt.Sprintf("%s: %s -> %s", id, from, to)
 	if seen, _, ok := strings.Cut(r.cmd.RequestedTransition, "->"); ok && r.cmd.Target == id && lifecycle.State(seen) != from {
@@ -111,7 +122,8 @@ func (e *Engine) runFanOut(ctx context.Context, r *run) Outcome {
 	var moved, skipped, failed []string
 	for _, id := range ids {
 		b := e.state().bot(id)
-		if _, err := lifecycle.Check(lifecycle.Transition{From: b.state, To: lifecycleTo(r.cmd)}); err != nil {
+		restop := r.cmd.Op == OpStop && b.state == lifecycle.Quarantined // sent again; it stays QUARANTINED
+		if _, err := lifecycle.Check(lifecycle.Transition{From: b.state, To: lifecycleTo(r.cmd)}); err != nil && !restop {
 			skipped = append(skipped, fmt.Sprintf("%s (%s)", id, b.state))
 			continue
 		}
@@ -121,6 +133,9 @@ func (e *Engine) runFanOut(ctx context.Context, r *run) Outcome {
 		}
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s (%s)", id, e.errDetail(err)))
+			if r.cmd.Op == OpQuarantine {
+				e.reportStuck(ctx, e.stuckQuarantined(id, err))
+			}
 			continue
 		}
 		moved = append(moved, id)

@@ -202,11 +202,18 @@ func TestSpec6_QuarantineOnlyConfirmedRelease(t *testing.T) {
 		p  core.Params
 	}{
 		{core.OpStart, core.Params{Mode: lifecycle.Paper}}, {core.OpResume, core.Params{Mode: lifecycle.Paper}},
-		{core.OpStop, core.Params{}}, {core.OpPause, core.Params{}}, {core.OpApply, core.Params{ConfigRef: "v2"}},
+		{core.OpPause, core.Params{}}, {core.OpApply, core.Params{ConfigRef: "v2"}},
 	} {
 		if o := h.Submit(h.Cmd(coretest.Admin, "alpha", tc.op, tc.p)); o.Status != core.StatusDenied {
 			t.Fatalf("%s on QUARANTINED: %+v", tc.op, o)
 		}
+	}
+	// A stop is sent to the driver again (the quarantine's may have failed)
+	// and moves nothing.
+	stops := len(h.Driver.CallsTo("Stop"))
+	if o := h.Submit(h.Cmd(coretest.Admin, "alpha", core.OpStop, core.Params{})); o.Status != core.StatusApplied ||
+		h.State("alpha") != lifecycle.Quarantined || len(h.Driver.CallsTo("Stop")) != stops+1 {
+		t.Fatalf("stop on QUARANTINED: %+v, alpha %s", o, h.State("alpha"))
 	}
 	h.Driver.SetStatus("alpha", core.BotStatus{Alive: true, Mode: lifecycle.Paper})
 	h.Clock.Advance(10 * time.Minute)
