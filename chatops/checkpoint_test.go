@@ -75,7 +75,7 @@ func TestCheckpoint_BatchedPostedThrough429AndVerified(t *testing.T) {
 	}
 	_, ru = h.command("U0OPERATOR", "C0OPS", "audit head")
 	h.waitFor("refusal", func() bool { return h.responseTo(ru) != "" })
-	if got := h.responseTo(ru); !strings.Contains(got, "may run audit commands") {
+	if got := h.responseTo(ru); !strings.Contains(got, "do not allow audit commands") {
 		t.Fatalf("operator audit head = %s", got)
 	}
 }
@@ -112,7 +112,27 @@ func TestAudit_HeadAndExport(t *testing.T) {
 
 	_, ru = h.command("U0VIEWER", "C0OPS", "audit export")
 	h.waitFor("refusal", func() bool { return h.responseTo(ru) != "" })
-	if got := h.responseTo(ru); !strings.Contains(got, "may run audit commands") || len(h.slack.Files()) != 1 {
+	if got := h.responseTo(ru); !strings.Contains(got, "do not allow audit commands") || len(h.slack.Files()) != 1 {
 		t.Fatalf("viewer export = %s (%d files)", got, len(h.slack.Files()))
+	}
+}
+
+// auditPolicy is a Core whose policy grants audit to the named actors
+// only, whatever their roles are called.
+type auditPolicy struct {
+	Core
+	may map[string]bool
+}
+
+func (p auditPolicy) MayAudit(actor string) bool { return p.may[actor] }
+func (p auditPolicy) Roles(string) []string      { return []string{"admin", "auditor"} }
+
+// Slack asks the policy's audit permission, as the API does, not a list of
+// role names: an "admin" without audit may not read the ledger, and a
+// role named otherwise that has it may.
+func TestAudit_PolicyPermissionNotRoleNames(t *testing.T) {
+	a := &Adapter{core: auditPolicy{may: map[string]bool{"U0COMPLIANCE": true}}}
+	if a.mayAudit("U0ADMIN") || !a.mayAudit("U0COMPLIANCE") {
+		t.Fatalf("mayAudit: admin %v, compliance %v", a.mayAudit("U0ADMIN"), a.mayAudit("U0COMPLIANCE"))
 	}
 }

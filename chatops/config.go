@@ -43,7 +43,6 @@ type Config struct {
 	ApproversChannel string   // where second-person challenges go; empty: the requesting channel
 	AllowedChannels  []string // if set, commands from other channels are refused before parsing
 	RunbookBaseURL   string   // base for runbook links ("…/runbooks/"); reasons append "<reason>.md"
-	AuditRoles       []string // roles that may run /warden audit; default auditor, admin
 
 	// AckBudget is how long a handler waits for the core before it
 	// acknowledges and finishes asynchronously. Default 2s: Slack gives 3.
@@ -75,9 +74,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if !strings.HasPrefix(c.Command, "/") {
 		return c, fmt.Errorf("%w: command %q must start with /", ErrConfig, c.Command)
-	}
-	if len(c.AuditRoles) == 0 {
-		c.AuditRoles = []string{"auditor", "admin"}
 	}
 	if c.AckBudget <= 0 {
 		c.AckBudget = 2 * time.Second

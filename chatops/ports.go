@@ -16,6 +16,9 @@ type Core interface {
 	Reject(ctx context.Context, req core.RejectRequest) (core.Outcome, error)
 	Allowed(actor, target string) []core.Op
 	MayApprove(actor, challengeID string) bool
+	// MayAudit reports whether actor may read the ledger (the policy's
+	// audit permission in this environment).
+	MayAudit(actor string) bool
 	Roles(actor string) []string
 	Snapshot() core.Snapshot
 	RequestedTransition(target string, op core.Op, p core.Params) string

@@ -31,14 +31,9 @@ func (a *Adapter) allowedOps(actor string, s core.Snapshot) map[core.Op]bool {
 	return ops
 }
 
-func (a *Adapter) mayAudit(actor string) bool {
-	for _, r := range a.core.Roles(actor) {
-		if slices.Contains(a.cfg.AuditRoles, r) {
-			return true
-		}
-	}
-	return false
-}
+// mayAudit asks the policy, as the API does: the audit permission in
+// this environment, whatever the role is called.
+func (a *Adapter) mayAudit(actor string) bool { return a.core.MayAudit(actor) }
 
 // helpBlocks lists only what actor may run in this environment.
 func (a *Adapter) helpBlocks(actor string) []slack.Block {
@@ -143,7 +138,7 @@ func challengeLine(ch core.Challenge) string {
 func (a *Adapter) auditBlocks(ctx context.Context, sc slack.SlashCommand, req Request) []slack.Block {
 	s := a.core.Snapshot()
 	if !a.mayAudit(sc.UserID) {
-		return errorBlocks("Only "+strings.Join(a.cfg.AuditRoles, " or ")+" may run audit commands.", "Ask an admin for the auditor role.", &s)
+		return errorBlocks("Your roles do not allow audit commands in this environment.", "Ask an admin for a role with the audit permission.", &s)
 	}
 	if a.ledger == nil {
 		return errorBlocks("The ledger is not connected to the Slack adapter.", "Use `botwarden ledger` on the host.", &s)
