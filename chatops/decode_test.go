@@ -90,14 +90,15 @@ func TestHome_PerUser(t *testing.T) {
 	h := newHarness(t, nil)
 	h.command("U0OPERATOR", "C0OPS", "start alpha --mode live")
 	h.challengeMsg("C0APPROVERS")
-	for _, u := range []string{"U0APPROVER", "U0VIEWER"} {
+	for _, u := range []string{"U0APPROVER", "U0VIEWER", "U0NOBODY"} {
 		resp, err := h.sender.Event(t.Context(), fakeslack.AppHomeOpened("T0", u, "Ev-"+u))
 		readReply(t, resp, err, h.clock.Now())
 	}
 	h.waitFor("homes", func() bool {
 		_, a := h.slack.Home("U0APPROVER")
 		_, v := h.slack.Home("U0VIEWER")
-		return a && v
+		_, n := h.slack.Home("U0NOBODY")
+		return a && v && n
 	})
 	ap, _ := h.slack.Home("U0APPROVER")
 	vw, _ := h.slack.Home("U0VIEWER")
@@ -109,6 +110,11 @@ func TestHome_PerUser(t *testing.T) {
 	}
 	if txt := fakeslack.Texts(vw.JSON); strings.Contains(txt, "start BOT") || !strings.Contains(txt, "alpha") || !strings.Contains(txt, "safety") {
 		t.Fatalf("viewer home:\n%s", txt)
+	}
+	// No role, no fleet: least privilege holds in the App Home too.
+	nb, _ := h.slack.Home("U0NOBODY")
+	if txt := fakeslack.Texts(nb.JSON); strings.Contains(txt, "alpha") || strings.Contains(txt, "safety") || len(fakeslack.ActionIDs(nb.JSON)) != 0 {
+		t.Fatalf("home of a user with no role:\n%s", txt)
 	}
 }
 

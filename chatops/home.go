@@ -107,18 +107,25 @@ func (a *Adapter) publishHome(ctx context.Context, user string) {
 
 func (a *Adapter) homeBlocks(user string) []slack.Block {
 	s := a.core.Snapshot()
-	blocks := []slack.Block{slack.NewHeaderBlock(plain("Botwarden · " + s.Environment)), contextLine(s)}
-	if b := a.homes.get(user); b != "" {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(b), nil, nil))
+	blocks := []slack.Block{slack.NewHeaderBlock(plain("Botwarden · " + s.Environment))}
+	if a.mayView(user) {
+		blocks = append(blocks, contextLine(s))
+		if b := a.homes.get(user); b != "" {
+			blocks = append(blocks, slack.NewSectionBlock(mrkdwn(b), nil, nil))
+		}
+		var fleet []string
+		for _, b := range s.Bots {
+			fleet = append(fleet, botLine(b))
+		}
+		if len(fleet) == 0 {
+			fleet = []string{"No bots."}
+		}
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*Fleet*\n"+strings.Join(fleet, "\n")), nil, nil))
+	} else {
+		// Least privilege: the fleet, safety and kill-switch are status.
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("Your roles do not allow viewing the fleet here. Ask an admin for the viewer role."), nil, nil))
 	}
-	var fleet []string
-	for _, b := range s.Bots {
-		fleet = append(fleet, botLine(b))
-	}
-	if len(fleet) == 0 {
-		fleet = []string{"No bots."}
-	}
-	blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*Fleet*\n"+strings.Join(fleet, "\n")), nil, nil), slack.NewDividerBlock())
+	blocks = append(blocks, slack.NewDividerBlock())
 	blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*Open challenges you can act on*"), nil, nil))
 	n := 0
 	for _, ch := range s.Challenges {

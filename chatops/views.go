@@ -31,6 +31,20 @@ func (a *Adapter) allowedOps(actor string, s core.Snapshot) map[core.Op]bool {
 	return ops
 }
 
+// mayView reports whether actor may see the fleet's state (status on
+// the fleet), which the App Home and the state line under replies show.
+func (a *Adapter) mayView(actor string) bool {
+	return slices.Contains(a.core.Allowed(actor, "global"), core.OpStatus)
+}
+
+// contextFor is s, for the state line under a reply, if actor may see it.
+func (a *Adapter) contextFor(actor string, s *core.Snapshot) *core.Snapshot {
+	if !a.mayView(actor) {
+		return nil
+	}
+	return s
+}
+
 // mayAudit asks the policy, as the API does: the audit permission in
 // this environment, whatever the role is called.
 func (a *Adapter) mayAudit(actor string) bool { return a.core.MayAudit(actor) }
@@ -66,7 +80,7 @@ func (a *Adapter) statusBlocks(actor, target string) []slack.Block {
 		t = "global"
 	}
 	if !slices.Contains(a.core.Allowed(actor, t), core.OpStatus) {
-		return errorBlocks("You may not view status here.", "Ask an admin for the viewer role."+a.runbookHint("access"), &s)
+		return errorBlocks("You may not view status here.", "Ask an admin for the viewer role."+a.runbookHint("access"), nil)
 	}
 	var lines []string
 	for _, b := range s.Bots {
@@ -138,7 +152,7 @@ func challengeLine(ch core.Challenge) string {
 func (a *Adapter) auditBlocks(ctx context.Context, sc slack.SlashCommand, req Request) []slack.Block {
 	s := a.core.Snapshot()
 	if !a.mayAudit(sc.UserID) {
-		return errorBlocks("Your roles do not allow audit commands in this environment.", "Ask an admin for a role with the audit permission.", &s)
+		return errorBlocks("Your roles do not allow audit commands in this environment.", "Ask an admin for a role with the audit permission.", a.contextFor(sc.UserID, &s))
 	}
 	if a.ledger == nil {
 		return errorBlocks("The ledger is not connected to the Slack adapter.", "Use `botwarden ledger` on the host.", &s)
