@@ -445,3 +445,26 @@ func (s *slowStatus) Status(ctx context.Context, bot string) (core.BotStatus, er
 	<-s.release
 	return core.BotStatus{Alive: false}, nil // would move a RUNNING bot to ERROR
 }
+
+// A stop whose driver call failed (a timeout) but took effect all the
+// same ends in IDLE, as a stop, not in ERROR as a crash with no way back.
+func TestStop_FailedButTookEffectCompletes(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	h.Driver.FailNext("Stop", context.DeadlineExceeded)
+	stop := h.Cmd(coretest.Operator, "alpha", core.OpStop, core.Params{})
+	if o := h.Submit(stop); o.Status != core.StatusFailed || h.State("alpha") != lifecycle.RunningPaper {
+		t.Fatalf("stop that timed out: %+v, alpha %s", o, h.State("alpha"))
+	}
+	h.Driver.MarkStopped("alpha") // it did stop
+	h.Ticks(core.DeadReadings)
+	if h.State("alpha") != lifecycle.Idle {
+		t.Fatalf("alpha %s, want IDLE", h.State("alpha"))
+	}
+	tr := h.EventsOf(core.EvTransition)
+	if len(tr) < 2 || tr[len(tr)-2].To != lifecycle.Stopping || tr[len(tr)-2].CommandID != stop.CommandID {
+		t.Fatalf("transitions %+v: want STOPPING linked to the stop", tr)
+	}
+	h.ValidateEvents()
+}

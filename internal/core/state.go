@@ -23,7 +23,9 @@ type botState struct {
 	stuck         bool      // STOPPING past its deadline, or a reconciliation stop failed: reported
 	history       []TransitionView
 	// cutStop is a stop of this bot interrupted between its driver call
-	// and its recorded result (found on start), until the next transition.
+	// and its recorded result (found on start), or whose driver call
+	// failed, until the next transition: a bot found not alive soon after
+	// is completed to IDLE, not taken for a crash.
 	cutStop interruptedStop
 }
 
@@ -218,7 +220,9 @@ func (s *state) applyResult(seq uint64, ev *Event) {
 	if ev.Op == OpApply && ev.ConfigVersion != "" {
 		s.withBot(ev.Target, func(b *botState) { b.configVersion = ev.ConfigVersion })
 	}
-	if ev.Op == OpStop && ev.Reason == ReasonInterrupted {
+	if ev.Op == OpStop && (ev.Reason == ReasonInterrupted || ev.Reason == ReasonDriver) {
+		// A stop whose driver call failed (a timeout, say) may have taken
+		// effect all the same, like one a crash interrupted.
 		s.withBot(ev.Target, func(b *botState) { b.cutStop = interruptedStop{ev.CommandID, parseTime(ev.Time)} })
 	}
 	if old := s.challenges[ev.ChallengeID]; old != nil {

@@ -236,7 +236,7 @@ func (e *Engine) stopTookEffect(b *botState, now time.Time) bool {
 func (e *Engine) finishCutStop(ctx context.Context, b *botState, st BotStatus) {
 	ev := systemEvent(EvTransition, b.id)
 	ev.From, ev.To, ev.CommandID = b.state, lifecycle.Stopping, b.cutStop.commandID
-	ev.Cause = "stop " + b.cutStop.commandID + " was interrupted before its transition was recorded; its driver reports the bot no longer running"
+	ev.Cause = "stop " + b.cutStop.commandID + " was interrupted, or its driver call failed, before its transition was recorded; its driver reports the bot no longer running"
 	e.emit(ctx, nil, ev)
 	if b = e.state().bot(b.id); b.state == lifecycle.Stopping && st.Stopped {
 		e.systemTransition(ctx, b, lifecycle.Idle, "driver reports stopped")
