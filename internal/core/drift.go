@@ -22,7 +22,7 @@ func drift(b *botState, st BotStatus) string {
 	switch {
 	case (b.state == lifecycle.Idle || b.state == lifecycle.Error) && st.Alive:
 		return fmt.Sprintf("recorded %s, but its driver reports it %s", b.state, aliveAs(st))
-	case b.state == lifecycle.Paused && st.Alive && !st.Paused:
+	case b.state == lifecycle.Paused && st.Alive && !st.Paused && !st.PauseUnknown:
 		return fmt.Sprintf("recorded PAUSED, but its driver reports it %s", aliveAs(st))
 	case b.state.IsRunning() && st.Alive && st.Mode != "" && st.Mode != b.mode:
 		return fmt.Sprintf("recorded %s, but its driver reports it %s", b.state, aliveAs(st))

@@ -218,3 +218,27 @@ func TestQuarantine_StopFailedReportedAndRetried(t *testing.T) {
 		h.ValidateEvents()
 	}
 }
+
+// A driver that cannot tell whether a bot is paused (an exec status with
+// no output) does not get a paused bot quarantined after a successful
+// pause; one that reports "not paused" does.
+func TestTick_PauseNotReportedNotJudged(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		reality core.BotStatus
+		want    lifecycle.State
+	}{
+		{"pause unknown", core.BotStatus{Alive: true, PauseUnknown: true}, lifecycle.Paused},
+		{"reported running", core.BotStatus{Alive: true, Mode: lifecycle.Paper}, lifecycle.Quarantined},
+	} {
+		h := coretest.NewEngine(t)
+		h.Healthy()
+		h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+		h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpPause, core.Params{}))
+		h.Driver.SetStatus("alpha", tc.reality)
+		h.Ticks(core.DeadReadings)
+		if got := h.State("alpha"); got != tc.want {
+			t.Fatalf("%s: alpha %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}

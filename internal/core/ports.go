@@ -74,11 +74,16 @@ type Driver interface {
 
 // BotStatus is what a driver reports of a bot's process.
 type BotStatus struct {
-	Alive   bool           // process/endpoint is up and running its strategy
-	Stopped bool           // fully stopped (ends STOPPING)
-	Paused  bool           // paused
-	Mode    lifecycle.Mode // mode it runs in, when alive
-	Detail  string         // free text for diagnosis (already redacted)
+	Alive   bool // process/endpoint is up and running its strategy
+	Stopped bool // fully stopped (ends STOPPING)
+	Paused  bool // paused
+	// PauseUnknown says the driver cannot tell whether the bot is paused
+	// (an exec status with no output, a reply without "paused"): Paused
+	// means nothing then, and reconciliation does not judge the pause, as
+	// it does not judge a mode that is not reported.
+	PauseUnknown bool
+	Mode         lifecycle.Mode // mode it runs in, when alive
+	Detail       string         // free text for diagnosis (already redacted)
 }
 
 // ActionRequest is a non-bot operation the core asks an outside system to

@@ -236,8 +236,9 @@ func TestDriver_StatusMapping(t *testing.T) {
 		want      core.BotStatus
 		wantErr   error
 	}{
-		{"exit 0, no output", "", "0", core.BotStatus{Alive: true}, nil},
-		{"exit 0, json", `{"alive":true,"mode":"shadow"}`, "0", core.BotStatus{Alive: true, Mode: lifecycle.Shadow}, nil},
+		{"exit 0, no output", "", "0", core.BotStatus{Alive: true, PauseUnknown: true}, nil},
+		{"exit 0, json", `{"alive":true,"mode":"shadow"}`, "0", core.BotStatus{Alive: true, PauseUnknown: true, Mode: lifecycle.Shadow}, nil},
+		{"exit 0, json naming the pause", `{"alive":true,"paused":false,"mode":"shadow"}`, "0", core.BotStatus{Alive: true, Mode: lifecycle.Shadow}, nil},
 		{"exit 0, json stopped", `{"stopped":true}`, "0", core.BotStatus{Stopped: true}, nil},
 		{"exit 1 dead", "", "1", core.BotStatus{}, nil},
 		{"exit 2 dead", "", "2", core.BotStatus{}, nil},

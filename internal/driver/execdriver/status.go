@@ -71,7 +71,7 @@ func (d *Driver) secretValues(b *bot) []string {
 func parseStatus(stdout []byte, secrets []string) (core.BotStatus, error) {
 	stdout = bytes.TrimSpace(stdout)
 	if len(stdout) == 0 {
-		return core.BotStatus{Alive: true, Detail: "running"}, nil
+		return core.BotStatus{Alive: true, PauseUnknown: true, Detail: "running"}, nil
 	}
 	var r StatusReply
 	if err := json.Unmarshal(stdout, &r); err != nil {
@@ -90,6 +90,15 @@ func parseStatus(stdout []byte, secrets []string) (core.BotStatus, error) {
 			return core.BotStatus{}, fmt.Errorf("%w: %w", ErrBadStatus, err)
 		}
 	}
-	return core.BotStatus{Alive: r.Alive, Stopped: r.Stopped, Paused: r.Paused, Mode: r.Mode,
+	return core.BotStatus{Alive: r.Alive, Stopped: r.Stopped, Paused: r.Paused, PauseUnknown: r.Alive && !reportsPause(stdout), Mode: r.Mode,
 		Detail: redact([]byte(r.Detail), secrets)}, nil
+}
+
+// reportsPause reports whether a status object has a "paused" member at
+// all: {"alive":true} says nothing about a pause.
+func reportsPause(obj []byte) bool {
+	var p struct {
+		Paused *bool `json:"paused"`
+	}
+	return json.Unmarshal(obj, &p) == nil && p.Paused != nil
 }

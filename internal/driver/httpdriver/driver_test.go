@@ -295,11 +295,12 @@ func TestDriver_Status(t *testing.T) {
 		want        core.BotStatus
 		wantErr     error
 	}{
-		{"running live", `{"alive":true,"mode":"live","detail":"42 orders"}`, core.BotStatus{Alive: true, Mode: lifecycle.Live, Detail: "42 orders"}, nil},
+		{"running live", `{"alive":true,"paused":false,"mode":"live","detail":"42 orders"}`, core.BotStatus{Alive: true, Mode: lifecycle.Live, Detail: "42 orders"}, nil},
+		{"pause not reported", `{"alive":true,"mode":"live"}`, core.BotStatus{Alive: true, PauseUnknown: true, Mode: lifecycle.Live}, nil},
 		{"paused", `{"alive":true,"paused":true,"mode":"paper"}`, core.BotStatus{Alive: true, Paused: true, Mode: lifecycle.Paper}, nil},
 		{"stopped", `{"stopped":true}`, core.BotStatus{Stopped: true}, nil},
 		{"died", `{"alive":false,"stopped":false,"detail":"exit 137"}`, core.BotStatus{Detail: "exit 137"}, nil},
-		{"extra keys ignored", `{"alive":true,"mode":"shadow","pnl":3}`, core.BotStatus{Alive: true, Mode: lifecycle.Shadow}, nil},
+		{"extra keys ignored", `{"alive":true,"mode":"shadow","pnl":3}`, core.BotStatus{Alive: true, PauseUnknown: true, Mode: lifecycle.Shadow}, nil},
 		{"secret in detail redacted", `{"stopped":true,"detail":"key=` + testSecret.Reveal() + `"}`, core.BotStatus{Stopped: true, Detail: "key=[REDACTED]"}, nil},
 		{"alive and stopped", `{"alive":true,"stopped":true}`, core.BotStatus{}, ErrBadReply},
 		{"paused not alive", `{"paused":true}`, core.BotStatus{}, ErrBadReply},

@@ -75,7 +75,11 @@ func parseStatus(raw []byte, secret Secret) (core.BotStatus, error) {
 			return core.BotStatus{}, fmt.Errorf("%w: %w", ErrBadReply, err)
 		}
 	}
-	s := core.BotStatus{Alive: r.Alive, Stopped: r.Stopped, Paused: r.Paused, Mode: r.Mode}
+	var pause struct {
+		Paused *bool `json:"paused"`
+	}
+	_ = json.Unmarshal(raw, &pause) // decoded above: it parses
+	s := core.BotStatus{Alive: r.Alive, Stopped: r.Stopped, Paused: r.Paused, PauseUnknown: r.Alive && pause.Paused == nil, Mode: r.Mode}
 	if r.Detail != "" {
 		s.Detail = detail([]byte(r.Detail), secret)
 	}

@@ -22,7 +22,7 @@ config_apply)
 	echo "$BOTWARDEN_CONFIG_REF" > "$STATE_DIR/config" ;;
 status)
 	case "$phase" in
-	running) printf '{"alive":true,"mode":"%s","detail":"trading"}\n' "$mode" ;;
+	running) printf '{"alive":true,"paused":false,"mode":"%s","detail":"trading"}\n' "$mode" ;;
 	paused) printf '{"alive":true,"paused":true,"mode":"%s"}\n' "$mode" ;;
 	dead) echo "pid file left behind" >&2; exit 1 ;;
 	*) exit 3 ;;
