@@ -186,12 +186,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 		e.m.drifted.WithLabelValues(b.ID)
 	}
 	start := time.Now()
+	if err := e.loadSpill(); err != nil {
+		return nil, err
+	}
 	if err := e.replay(ctx); err != nil {
 		return nil, err
 	}
-	if err := e.unspill(); err != nil {
-		return nil, err
-	}
+	e.unspill()
 	whole, retired := e.state().idx.outcomes.sizes()
 	e.log.Info().Uint64("seq", e.state().seq).Dur("took", time.Since(start)).
 		Int("outcomes_whole", whole).Int("outcomes_retired", retired).Msg("state rebuilt from the ledger")

@@ -40,9 +40,11 @@ type lateRecords struct {
 	mu      sync.Mutex
 	evs     []*Event
 	pending atomic.Bool
-	// recorded holds the late records the replay met (New only): a crash
-	// between recording spilled events and emptying the spill must not
-	// record them twice.
+	// spilled are the events loaded from the Spill, and recorded those of
+	// them the replay met in the ledger (New only): a crash between
+	// recording spilled events and emptying the spill, or a failed commit
+	// that reached the disk after all, must not record them twice.
+	spilled  []*Event
 	recorded map[string]bool
 }
 
@@ -52,12 +54,24 @@ func lateKey(ev *Event) string {
 	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s\x00%s", ev.Type, ev.Time, ev.Target, ev.CommandID, ev.From, ev.To)
 }
 
-// noteRecorded remembers a late record the replay met.
+// noteRecorded remembers that the replay met ev, if it is one of the
+// spilled events. Cheap when nothing was spilled (nearly always).
 func (k *lateRecords) noteRecorded(ev *Event) {
 	if k.recorded == nil {
-		k.recorded = map[string]bool{}
+		return
 	}
-	k.recorded[lateKey(ev)] = true
+	if key := lateKey(ev); k.spilledKey(key) {
+		k.recorded[key] = true
+	}
+}
+
+func (k *lateRecords) spilledKey(key string) bool {
+	for _, s := range k.spilled {
+		if lateKey(s) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // keepLate keeps ev, whose effect was just applied unaudited, for a late
@@ -88,9 +102,10 @@ func (e *Engine) spill(evs []*Event) {
 	}
 }
 
-// unspill applies and keeps, for a late record, the effects an earlier
-// run applied unaudited and spilled. New calls it after the replay.
-func (e *Engine) unspill() error {
+// loadSpill reads the effects an earlier run applied unaudited and
+// spilled. New calls it before the replay, which notes those it meets in
+// the ledger (noteRecorded).
+func (e *Engine) loadSpill() error {
 	if e.deps.Spill == nil {
 		return nil
 	}
@@ -99,7 +114,6 @@ func (e *Engine) unspill() error {
 		return fmt.Errorf("load unaudited effects: %w", err)
 	}
 	k := &e.late
-	defer func() { k.recorded = nil }()
 	for i, b := range raws {
 		ev, err := decodeEvent(b)
 		if err != nil {
@@ -108,8 +122,23 @@ func (e *Engine) unspill() error {
 		if ev.Environment != e.cfg.Environment {
 			return fmt.Errorf("%w: unaudited effect %d belongs to environment %q", ErrConfig, i+1, ev.Environment)
 		}
+		k.spilled = append(k.spilled, ev)
+	}
+	if len(k.spilled) > 0 {
+		k.recorded = map[string]bool{}
+	}
+	return nil
+}
+
+// unspill applies and keeps, for a late record, the spilled effects the
+// replay did not meet in the ledger. New calls it after the replay.
+func (e *Engine) unspill() {
+	k := &e.late
+	spilled := k.spilled
+	defer func() { k.spilled, k.recorded = nil, nil }()
+	for _, ev := range spilled {
 		if k.recorded[lateKey(ev)] {
-			continue // recorded already; the spill outlived it (a crash in between)
+			continue // in the ledger already: recorded late before a crash, or a failed commit that landed
 		}
 		e.commit(e.state().apply(0, ev))
 		k.evs = append(k.evs, ev)
@@ -119,10 +148,9 @@ func (e *Engine) unspill() error {
 		e.m.late.Set(float64(len(k.evs)))
 		e.log.Warn().Int("events", len(k.evs)).
 			Msg("effects the previous run applied while the ledger refused them are applied again and recorded late")
-	} else if len(raws) > 0 {
+	} else if len(spilled) > 0 {
 		e.spill(nil) // all recorded already
 	}
-	return nil
 }
 
 // recordLate records the kept events, oldest first, in one append, and

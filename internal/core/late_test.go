@@ -156,3 +156,30 @@ func TestLedgerDown_SpillOutlivingItsRecordsNotRecordedTwice(t *testing.T) {
 		t.Fatalf("spill %d, gamma %s", spill.Kept(), h2.State("gamma"))
 	}
 }
+
+// A commit the ledger reported failed may have reached the disk all the
+// same: a spilled effect found in the ledger at the next start is not
+// applied or recorded again.
+func TestLedgerDown_SpilledEffectThatLandedNotRecordedTwice(t *testing.T) {
+	spill := &coretest.MemSpill{}
+	h := coretest.NewEngine(t, coretest.WithSpill(spill))
+	unauditedEffects(t, h)
+	kept, _ := spill.Load()
+	h.Auditor.SetFailing(false)
+	for _, raw := range kept { // the "failed" appends landed after all
+		if _, err := h.Auditor.Queue(t.Context(), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := h.Auditor.Len()
+	h2 := h.Restart()
+	h2.Engine.Tick(t.Context())
+	for _, ev := range h2.Events()[n:] {
+		if ev.RecordedLate {
+			t.Fatalf("recorded again, late: %+v", ev)
+		}
+	}
+	if spill.Kept() != 0 || h2.State("gamma") != lifecycle.Quarantined {
+		t.Fatalf("spill %d, gamma %s", spill.Kept(), h2.State("gamma"))
+	}
+}

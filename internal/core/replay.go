@@ -21,9 +21,7 @@ func (e *Engine) replay(ctx context.Context) error {
 				ErrConfig, seq, ev.Environment, e.cfg.Environment)
 		}
 		e.cur.Store(e.state().apply(seq, ev))
-		if ev.RecordedLate {
-			e.late.noteRecorded(ev)
-		}
+		e.late.noteRecorded(ev)
 		return nil
 	})
 	if err != nil {
