@@ -319,3 +319,34 @@ func TestLifecycle_TransitionRecordedWithResult(t *testing.T) {
 		t.Fatalf("stop with its result unrecorded: %+v, state %s; want the move applied, unaudited", o, h.State("alpha"))
 	}
 }
+
+// A quarantine interrupted by a crash is completed on start: the bot is
+// QUARANTINED and sent a stop, not left to turn ERROR and be started
+// again without a release.
+func TestRestart_InterruptedQuarantineCompleted(t *testing.T) {
+	for _, target := range []string{"alpha", "group:majors"} {
+		h := coretest.NewEngine(t)
+		h.Healthy()
+		h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+		n := h.Auditor.Len()
+		q := h.Cmd(coretest.Operator, target, core.OpQuarantine, core.Params{})
+		h.Submit(q)
+		h.Auditor.Truncate(n + 1)                                                       // crash: only the quarantine's intent was recorded
+		h.Driver.SetStatus("alpha", core.BotStatus{Alive: true, Mode: lifecycle.Paper}) // its stop never reached the bot
+		stops := len(h.Driver.CallsTo("Stop"))
+		h2 := h.Restart()
+		if h2.State("alpha") != lifecycle.Quarantined || h2.State("beta") != map[string]lifecycle.State{"alpha": lifecycle.Idle, "group:majors": lifecycle.Quarantined}[target] {
+			t.Fatalf("%s: after the restart alpha %s, beta %s", target, h2.State("alpha"), h2.State("beta"))
+		}
+		if len(h2.Driver.CallsTo("Stop")) != stops+1 {
+			t.Fatalf("%s: alpha was not sent a stop", target)
+		}
+		if o, _, _ := h2.Engine.Outcome(t.Context(), q.CommandID); o.Reason != core.ReasonInterrupted || !strings.Contains(o.Detail, "completed on start") {
+			t.Fatalf("%s: the quarantine's outcome %+v", target, o)
+		}
+		if o := h2.Submit(h2.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper})); o.Status == core.StatusApplied {
+			t.Fatalf("%s: start without a release: %+v", target, o)
+		}
+		h2.ValidateEvents()
+	}
+}

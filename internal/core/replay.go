@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/botwarden/botwarden/internal/lifecycle"
 )
@@ -110,12 +111,58 @@ func (e *Engine) settleRecovery(ctx context.Context) {
 
 func (e *Engine) recordInterrupted(ctx context.Context, p pendingCmd) error {
 	cmd := p.cmd
+	detail := "the service stopped between recording this command's intent and its result; the bot's state is what its last recorded transition says, and reconciliation asks its driver within seconds: a bot doing more than that is quarantined and stopped, and an interrupted stop that took effect is completed to IDLE"
+	if cmd.Op == OpQuarantine {
+		if err := e.completeQuarantine(ctx, &cmd); err != nil {
+			return err
+		}
+		detail = "the service stopped between recording this quarantine's intent and its result; it was completed on start: its bots are QUARANTINED (recorded before this) and were sent a stop"
+	}
 	ev := e.commandEvent(EvFailed, &cmd)
 	ev.Outcome, ev.Reason, ev.ChallengeID = string(StatusFailed), ReasonInterrupted, p.challengeID
-	ev.Detail = "the service stopped between recording this command's intent and its result; the bot's state is what its last recorded transition says, and reconciliation asks its driver within seconds: a bot doing more than that is quarantined and stopped, and an interrupted stop that took effect is completed to IDLE"
+	ev.Detail = detail
 	ev.Runbook = e.runbook(string(ReasonInterrupted))
 	_, err := e.record(ctx, ev)
 	return err
+}
+
+// completeQuarantine finishes a quarantine a restart interrupted: every
+// bot of its target not QUARANTINED yet is moved there (recorded first,
+// by the system, linked to the command) and sent a stop; a stop that
+// fails is reported stuck. An operator who asked to isolate a bot must
+// not find it, after a crash, in ERROR and startable without a release.
+// Safe to repeat: bots already QUARANTINED are skipped.
+func (e *Engine) completeQuarantine(ctx context.Context, cmd *Command) error {
+	st := e.state()
+	ids := []string{cmd.Target}
+	switch {
+	case cmd.Target == "global":
+		ids = st.order
+	case strings.HasPrefix(cmd.Target, "group:"):
+		ids = st.groups[strings.TrimPrefix(cmd.Target, "group:")]
+	}
+	for _, id := range ids {
+		b := e.state().bot(id)
+		if b == nil || b.state == lifecycle.Quarantined {
+			continue
+		}
+		ev := systemEvent(EvTransition, id)
+		ev.From, ev.To, ev.CommandID = b.state, lifecycle.Quarantined, cmd.CommandID
+		ev.Cause = "quarantine " + cmd.CommandID + " was interrupted by a restart; completed on start"
+		if _, err := e.record(ctx, ev); err != nil {
+			return err
+		}
+		if b.state == lifecycle.Idle || b.state == lifecycle.Created {
+			continue
+		}
+		dctx, cancel := e.bounded(ctx)
+		err := b.driver.Stop(dctx, BotMeta{Bot: id, CommandID: cmd.CommandID, TraceID: cmd.TraceID, RunID: cmd.RunID})
+		cancel()
+		if err != nil {
+			e.reportStuck(ctx, e.stuckQuarantined(id, err))
+		}
+	}
+	return nil
 }
 
 // openChallenges returns the open challenges, oldest first.
