@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/slack-go/slack"
@@ -82,8 +83,20 @@ func (a *Adapter) verifyAgainstPosted(ctx context.Context) string {
 	return fmt.Sprintf(":white_check_mark: The ledger is consistent with the last checkpoint posted to Slack (%s):\n```%s```", src, esc(string(note)))
 }
 
+// exportChannel reports whether a ledger export may be uploaded to
+// channel: the audit channel, or a direct message with the app (ids
+// starting with D).
+func (a *Adapter) exportChannel(channel string) bool {
+	return strings.HasPrefix(channel, "D") || (a.cfg.AuditChannel != "" && channel == a.cfg.AuditChannel)
+}
+
 // export uploads a ledger export with the checkpoint it verifies against.
 func (a *Adapter) export(ctx context.Context, sc slack.SlashCommand, req Request, s core.Snapshot) []slack.Block {
+	if !a.exportChannel(sc.ChannelID) {
+		// A file in a channel goes to every member, whatever their role.
+		return errorBlocks("Ledger exports go only to the audit channel or a direct message with the app, never to a channel where people without the audit permission would get the file.",
+			"Run it in a direct message with the app, or use `botwarden ctl audit export`.", &s)
+	}
 	var buf bytes.Buffer
 	note, err := a.ledger.Export(ctx, &buf, req.From, req.To)
 	if err != nil {

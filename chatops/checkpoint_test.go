@@ -93,13 +93,19 @@ func TestAudit_HeadAndExport(t *testing.T) {
 		t.Fatalf("audit head = %s", got)
 	}
 
+	// Not where people without the audit permission would get the file.
 	_, ru = h.command("U0ADMIN", "C0OPS", "audit export --from 2 --to=5")
+	h.waitFor("export refusal", func() bool { return h.responseTo(ru) != "" })
+	if got := h.responseTo(ru); !strings.Contains(got, "direct message") || len(h.slack.Files()) != 0 {
+		t.Fatalf("audit export in an ops channel = %s (%d files)", got, len(h.slack.Files()))
+	}
+	_, ru = h.command("U0ADMIN", "D0ADMIN", "audit export --from 2 --to=5")
 	h.waitFor("export answer", func() bool { return h.responseTo(ru) != "" })
 	if got := h.responseTo(ru); !strings.Contains(got, "Exported 20 bytes") || !strings.Contains(got, "ledger-dev-2-5.jsonl") {
 		t.Fatalf("audit export = %s", got)
 	}
 	fs := h.slack.Files()
-	if len(fs) != 1 || !fs[0].Completed || fs[0].Channel != "C0OPS" || fs[0].Name != "ledger-dev-2-5.jsonl" ||
+	if len(fs) != 1 || !fs[0].Completed || fs[0].Channel != "D0ADMIN" || fs[0].Name != "ledger-dev-2-5.jsonl" ||
 		string(fs[0].Content) != "{\"seq\":1}\n{\"seq\":2}\n" {
 		t.Fatalf("uploaded export = %+v", fs)
 	}
