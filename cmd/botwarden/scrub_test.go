@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -82,5 +83,36 @@ func TestTypedText(t *testing.T) {
 	}
 	if got := tt.Redact("market open"); got != "market open" {
 		t.Errorf("Redact changed plain text: %q", got)
+	}
+}
+
+// A secret file rotated while the service runs (secret_rotate through an
+// action, a mounted secret updated) holds a known secret again within
+// secretRefresh: the new value is redacted from what reaches the ledger
+// and the log ring, and the old one still is.
+func TestSecretSet_RotatedFileKnown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bot.secret")
+	if err := os.WriteFile(path, []byte("first-secret-value-123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secrets := &secretSet{}
+	secrets.addRefs(func(string) string { return "" }, nil, map[string]string{"": path})
+	tt := newTypedText(secrets, zerolog.Nop())
+	if got := tt.Redact("echo first-secret-value-123"); strings.Contains(got, "first-secret") {
+		t.Fatalf("first value not redacted: %q", got)
+	}
+	if err := os.WriteFile(path, []byte("rotated-secret-value-456\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secrets.mu.Lock()
+	secrets.read = time.Now().Add(-secretRefresh) // as if secretRefresh had passed
+	secrets.mu.Unlock()
+	for _, line := range []string{tt.Redact("401 for rotated-secret-value-456"), secrets.scrub("key rotated-secret-value-456")} {
+		if strings.Contains(line, "rotated-secret") {
+			t.Fatalf("rotated value not redacted: %q", line)
+		}
+	}
+	if got := tt.Redact("old first-secret-value-123"); strings.Contains(got, "first-secret") {
+		t.Fatalf("the rotated-out value is no longer redacted: %q", got)
 	}
 }

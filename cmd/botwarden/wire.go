@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/bundle"
-	"github.com/botwarden/botwarden/bundle/redact"
 	"github.com/botwarden/botwarden/chatops"
 	"github.com/botwarden/botwarden/docs/contracts"
 	"github.com/botwarden/botwarden/internal/action"
@@ -315,87 +312,3 @@ func (s *service) close() {
 type killSwitchView struct{ e *core.Engine }
 
 func (v killSwitchView) KillSwitch() map[string]core.Level { return v.e.Snapshot().KillSwitch }
-
-// typedText is the engine's Deps.Scrubber: what people type goes through
-// the support bundles' rules and the known secret values before the
-// ledger records it. A known value too short to match reliably is left to
-// the patterns alone (bundles refuse to build with it, and say so).
-type typedText struct{ red *redact.Redactor }
-
-func newTypedText(secrets *secretSet, log zerolog.Logger) typedText {
-	red, err := redact.New(secrets.values(), nil)
-	if err != nil {
-		log.Warn().Err(err).Msg("typed text is redacted by pattern only")
-		if red, err = redact.New(nil, nil); err != nil {
-			panic(err) // the built-in rules always compile
-		}
-	}
-	return typedText{red}
-}
-
-// Redact replaces every secret in s with its marker.
-func (t typedText) Redact(s string) string {
-	if s == "" {
-		return s
-	}
-	return t.red.String(s, nil)
-}
-
-// IsSecret reports whether a reference is a secret value: a known value or
-// a token or key shape. The secret_field rule (text like "token: v") is
-// left out: a reference such as vault:bots/alpha/token:v2 has that shape.
-func (t typedText) IsSecret(ref string) bool {
-	c := redact.Counts{}
-	t.red.String(ref, c)
-	for rule, n := range c {
-		if n > 0 && rule != redact.RuleSecretField {
-			return true
-		}
-	}
-	return false
-}
-
-// secretSet is every secret value the process has loaded: support bundles
-// prove none of them is inside, and the log ring scrubs them on write.
-type secretSet struct {
-	mu   sync.RWMutex
-	vals []string
-}
-
-func (s *secretSet) add(vals ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, v := range vals {
-		if v != "" {
-			s.vals = append(s.vals, v)
-		}
-	}
-}
-
-// addRefs loads the values behind secret references (env var names and
-// file paths) so they are known secrets too.
-func (s *secretSet) addRefs(getenv func(string) string, envs, files map[string]string) {
-	for _, name := range envs {
-		if name != "" {
-			s.add(getenv(name))
-		}
-	}
-	for _, path := range files {
-		if b, err := os.ReadFile(path); err == nil && path != "" {
-			s.add(strings.TrimSpace(string(b)))
-		}
-	}
-}
-
-func (s *secretSet) values() []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return append([]string(nil), s.vals...)
-}
-
-func (s *secretSet) scrub(line string) string {
-	for _, v := range s.values() {
-		line = strings.ReplaceAll(line, v, "[REDACTED]")
-	}
-	return line
-}
