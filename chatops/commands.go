@@ -123,7 +123,8 @@ func (a *Adapter) status(ctx context.Context, sc slack.SlashCommand, req Request
 	}
 	blocks := a.statusBlocks(sc.UserID, req.Target)
 	if out.Status != core.StatusApplied {
-		refused := outcomeBlocks(out, a.core.Snapshot(), a.cfg.RunbookBaseURL)
+		snap := a.core.Snapshot()
+		refused := outcomeBlocks(out, a.contextFor(sc.UserID, &snap), a.cfg.RunbookBaseURL)
 		if out.Reason == core.ReasonLedgerUnavailable {
 			// In a ledger outage the fleet is still shown, as the App Home
 			// shows it: a view, recorded nowhere, never an operation.
@@ -150,9 +151,9 @@ func (a *Adapter) submit(ctx context.Context, sc slack.SlashCommand, req Request
 	case out.Status == core.StatusChallenged && out.Challenge != nil:
 		a.issueChallenge(ctx, sc, *out.Challenge, out, snap)
 	case out.Status == core.StatusApplied && !out.Duplicate:
-		a.respond(ctx, sc.ResponseURL, slack.ResponseTypeInChannel, outcomeBlocks(out, snap, a.cfg.RunbookBaseURL))
+		a.respond(ctx, sc.ResponseURL, slack.ResponseTypeInChannel, outcomeBlocks(out, &snap, a.cfg.RunbookBaseURL))
 	default:
-		a.respond(ctx, sc.ResponseURL, slack.ResponseTypeEphemeral, outcomeBlocks(out, snap, a.cfg.RunbookBaseURL))
+		a.respond(ctx, sc.ResponseURL, slack.ResponseTypeEphemeral, outcomeBlocks(out, a.contextFor(sc.UserID, &snap), a.cfg.RunbookBaseURL))
 	}
 }
 

@@ -127,3 +127,22 @@ func TestEvents_URLVerification(t *testing.T) {
 		t.Fatalf("reply = %d %s", r.status, r.body)
 	}
 }
+
+// Replies to someone who may not see status carry no state line (safety,
+// gates, kill-switch): a help, a refusal, a list of challenges.
+func TestReplies_NoStateLineWithoutStatus(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	for _, text := range []string{"help", "stop alpha", "status alpha", "challenges"} {
+		_, ru := h.command("U0NOBODY", "C0OPS", text)
+		h.waitFor(text+" answered", func() bool { return h.responseTo(ru) != "" })
+		if got := h.responseTo(ru); strings.Contains(got, "safety") || strings.Contains(got, "kill-switch") {
+			t.Fatalf("%q to a user with no role shows the state: %s", text, got)
+		}
+	}
+	_, ru := h.command("U0VIEWER", "C0OPS", "help")
+	h.waitFor("viewer help", func() bool { return h.responseTo(ru) != "" })
+	if got := h.responseTo(ru); !strings.Contains(got, "safety") {
+		t.Fatalf("a viewer's help lacks the state line: %s", got)
+	}
+}

@@ -95,7 +95,7 @@ func (a *Adapter) rejectClicked(ctx context.Context, ic slack.InteractionCallbac
 // in the App Home, which has neither) at the top of the user's Home tab.
 func (a *Adapter) reportInteraction(ctx context.Context, responseURL, channel, user string, out core.Outcome, err error) {
 	snap := a.core.Snapshot()
-	blocks := outcomeBlocks(out, snap, a.cfg.RunbookBaseURL)
+	blocks := outcomeBlocks(out, a.contextFor(user, &snap), a.cfg.RunbookBaseURL)
 	if err != nil {
 		msg := "The control plane refused this: " + err.Error() + "."
 		if errors.Is(err, core.ErrUnknownChallenge) {

@@ -93,7 +93,7 @@ func (a *Adapter) offerClicked(ctx context.Context, ic slack.InteractionCallback
 			lines = append(lines, fmt.Sprintf(":warning: `%s %s` refused as malformed: %s", op, esc(t), esc(err.Error())))
 			continue
 		}
-		lines = append(lines, firstSection(outcomeBlocks(out, core.Snapshot{}, a.cfg.RunbookBaseURL)))
+		lines = append(lines, firstSection(outcomeBlocks(out, nil, a.cfg.RunbookBaseURL)))
 	}
 	if len(lines) == 0 {
 		lines = []string{"No bot runs live any more; nothing to stop."}

@@ -121,7 +121,9 @@ func describe(op core.Op, target string, p core.Params) string {
 }
 
 // outcomeBlocks renders the answer to a command, confirm or reject.
-func outcomeBlocks(o core.Outcome, s core.Snapshot, runbookBase string) []slack.Block {
+// outcomeBlocks renders an outcome, with the state line under it when s
+// is not nil (the reader may see status: Adapter.contextFor).
+func outcomeBlocks(o core.Outcome, s *core.Snapshot, runbookBase string) []slack.Block {
 	icon := map[core.Status]string{
 		core.StatusApplied: ":white_check_mark:", core.StatusDenied: ":no_entry:",
 		core.StatusChallenged: ":hourglass_flowing_sand:", core.StatusRejected: ":x:", core.StatusFailed: ":warning:",
@@ -143,7 +145,11 @@ func outcomeBlocks(o core.Outcome, s core.Snapshot, runbookBase string) []slack.
 		text += fmt.Sprintf("\nNext step: <%s|runbook>", link)
 	}
 	text += fmt.Sprintf("\n_command_id_ `%s`", esc(o.CommandID))
-	return []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil), contextLine(s)}
+	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}
+	if s != nil {
+		blocks = append(blocks, contextLine(*s))
+	}
+	return blocks
 }
 
 func stateBadge(st lifecycle.State) string {

@@ -68,8 +68,17 @@ func (a *Adapter) helpBlocks(actor string) []slack.Block {
 		head += "\nYou hold no operating role here; ask an admin if you need one."
 	}
 	grammar := "Quote text with spaces (\"…\"); flags are `--flag value` or `--flag=value`; `--id KEY` makes a scripted command idempotent."
-	return []slack.Block{slack.NewSectionBlock(mrkdwn(head+"\n"+strings.Join(lines, "\n")), nil, nil),
-		slack.NewContextBlock("grammar", mrkdwn(grammar)), contextLine(s)}
+	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(head+"\n"+strings.Join(lines, "\n")), nil, nil),
+		slack.NewContextBlock("grammar", mrkdwn(grammar))}
+	return a.withState(actor, blocks, s)
+}
+
+// withState appends the state line to blocks if actor may see status.
+func (a *Adapter) withState(actor string, blocks []slack.Block, s core.Snapshot) []slack.Block {
+	if !a.mayView(actor) {
+		return blocks
+	}
+	return append(blocks, contextLine(s))
 }
 
 // statusBlocks shows the fleet (or one bot) if actor may see status.
@@ -137,7 +146,7 @@ func (a *Adapter) challengesBlocks(actor string) []slack.Block {
 	if len(lines) == 0 {
 		lines = []string{"No open challenges you can act on."}
 	}
-	return []slack.Block{slack.NewSectionBlock(mrkdwn("*Open challenges*\n"+strings.Join(lines, "\n")), nil, nil), contextLine(s)}
+	return a.withState(actor, []slack.Block{slack.NewSectionBlock(mrkdwn("*Open challenges*\n"+strings.Join(lines, "\n")), nil, nil)}, s)
 }
 
 func challengeLine(ch core.Challenge) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/botwarden/botwarden/internal/core"
@@ -101,11 +102,19 @@ func (ev TokenEvent) Encode() ([]byte, error) {
 	return b, nil
 }
 
+// actorName is the command contract's actor pattern.
+var actorName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
+
 // refuseActor refuses, and records as api.token.denied, a command whose
 // actor is not the token's: an attempt to act as someone else is a
 // denial like any other, and the ledger names the token that made it.
 func (s *Server) refuseActor(w http.ResponseWriter, r *http.Request, actor, claimed string) {
-	err := fmt.Errorf("this token acts as %s, not %s", actor, claimed)
+	// The claimed name is the client's text, bound for the ledger: only a
+	// well-formed actor name, with any secret in it replaced, is kept.
+	if !actorName.MatchString(claimed) {
+		claimed = "a malformed actor name"
+	}
+	err := fmt.Errorf("this token acts as %s, not %s", actor, s.deps.Core.Redact(claimed))
 	rec := token.Record{Actor: actor}
 	if secret, ok := bearer(r); ok { // authenticated a moment ago: read again for its id (a rare path)
 		if got, aerr := s.deps.Tokens.Authenticate(secret); aerr == nil {

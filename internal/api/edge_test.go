@@ -70,6 +70,14 @@ func TestAPI_BadBodiesRefusedWithProblems(t *testing.T) {
 	if n := len(e.driver.CallsTo("Stop")); n != 0 {
 		t.Fatalf("%d stops from refused bodies", n)
 	}
+	// The claimed name is the client's text: a malformed one is not
+	// recorded as sent.
+	if resp, p := e.raw(t, c.Token, http.MethodPost, "/v1/commands", `{"target":"alpha","op":"stop","command_id":"u10","actor":"U1 xoxb-1234-secret"}`, nil); resp.StatusCode != 403 || p.Reason != api.ReasonActorMismatch {
+		t.Fatalf("malformed actor: %d %+v", resp.StatusCode, p)
+	}
+	if e.ledgerHas(t, `xoxb-1234-secret`) {
+		t.Fatal("the client's claimed actor text reached the ledger as sent")
+	}
 	// Acting as someone else is a recorded denial, naming the token.
 	if !e.ledgerHas(t, `"event_type":"api.token.denied"`, `"reason":"actor_mismatch"`, `"id":"`+c.Record.ID+`"`,
 		`"actor":"`+coretest.Operator+`"`, `not U0ADMIN`) {

@@ -32,6 +32,8 @@ type Core interface {
 	Environment() string
 	Policy() *policy.Policy
 	Runbook(key string) string
+	// Redact replaces the secrets in text people sent (Deps.Scrubber).
+	Redact(text string) string
 }
 
 // Ledger is what the API needs of the audit ledger (*ledger.Log fits it):

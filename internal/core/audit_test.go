@@ -350,3 +350,46 @@ func TestRestart_InterruptedQuarantineCompleted(t *testing.T) {
 		h2.ValidateEvents()
 	}
 }
+
+// Only a quarantine that would still be allowed is completed: the intent
+// of a refused one is recorded before its check, and a crash right after
+// must not turn the refusal into an isolation.
+func TestRestart_InterruptedRefusedQuarantineNotCompleted(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	n := h.Auditor.Len()
+	h.Submit(h.Cmd(coretest.Viewer, "alpha", core.OpQuarantine, core.Params{})) // forbidden
+	h.Auditor.Truncate(n + 1)                                                   // crash after its intent
+	h2 := h.Restart()
+	if h2.State("alpha") != lifecycle.RunningPaper {
+		t.Fatalf("a refused quarantine was carried out: alpha %s", h2.State("alpha"))
+	}
+}
+
+// With the ledger refusing at the restart, an interrupted quarantine is
+// still carried out (unaudited, as a quarantine always may be) and
+// recorded late once the ledger is back.
+func TestRestart_InterruptedQuarantineWithLedgerDown(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	h.Submit(h.Cmd(coretest.Operator, "alpha", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	n := h.Auditor.Len()
+	q := h.Cmd(coretest.Operator, "alpha", core.OpQuarantine, core.Params{})
+	h.Submit(q)
+	h.Auditor.Truncate(n + 1)
+	h.Driver.SetStatus("alpha", core.BotStatus{Alive: true, Mode: lifecycle.Paper})
+	stops := len(h.Driver.CallsTo("Stop"))
+	h.Auditor.SetFailing(true)
+	h2 := h.Restart()
+	if h2.State("alpha") != lifecycle.Quarantined || len(h2.Driver.CallsTo("Stop")) != stops+1 {
+		t.Fatalf("alpha %s, %d stops", h2.State("alpha"), len(h2.Driver.CallsTo("Stop"))-stops)
+	}
+	h2.Auditor.SetFailing(false)
+	h2.Engine.Tick(t.Context())
+	if o, _, _ := h2.Engine.Outcome(t.Context(), q.CommandID); !strings.Contains(o.Detail, "completed on start") {
+		t.Fatalf("outcome %+v", o)
+	}
+	assertSameSnapshot(t, h2.Engine.Snapshot(), h2.Restart().Engine.Snapshot())
+	h2.ValidateEvents()
+}

@@ -215,6 +215,9 @@ func TestQuarantine_StopFailedReportedAndRetried(t *testing.T) {
 		if len(h.Driver.CallsTo("Stop")) <= stops || h.State("alpha") != lifecycle.Quarantined {
 			t.Fatalf("%s: after the second stop: alpha %s, stops %d", target, h.State("alpha"), len(h.Driver.CallsTo("Stop"))-stops)
 		}
+		if h.Engine.Snapshot().Bots[0].Stuck {
+			t.Fatalf("%s: alpha still reported stuck after a stop that worked", target)
+		}
 		h.ValidateEvents()
 	}
 }

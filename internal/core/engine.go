@@ -147,8 +147,9 @@ type Engine struct {
 
 // recovery is what recover could not record yet.
 type recovery struct {
-	pending     atomic.Bool  // something is left: Tick retries
-	interrupted []pendingCmd // commands left between intent and result, oldest first
+	pending     atomic.Bool     // something is left: Tick retries
+	interrupted []pendingCmd    // commands left between intent and result, oldest first
+	completed   map[string]bool // interrupted quarantines completed (completeQuarantine)
 }
 
 type systemClock struct{}

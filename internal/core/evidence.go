@@ -48,7 +48,7 @@ func (e *Engine) collectEvidence(ctx context.Context) {
 	e.evidence.mu.Unlock()
 	for _, s := range todo {
 		o := e.evidenceBundle(ctx, s)
-		if o.Status != StatusApplied {
+		if o.Status != StatusApplied || o.Op != OpBundle {
 			e.log.Error().Str("bot", s.bot).Str("reason", string(o.Reason)).Str("detail", o.Detail).
 				Msg("support bundle for a stuck bot not built; request one by hand")
 		}
@@ -61,6 +61,13 @@ func (e *Engine) evidenceBundle(ctx context.Context, s stuckReport) Outcome {
 		Environment: e.cfg.Environment, TraceID: id, RunID: id,
 		Reason: fmt.Sprintf("%s reported stuck (entry %d): evidence kept automatically", s.bot, s.seq)}
 	cmd.RequestedTransition = e.RequestedTransition(cmd.Target, cmd.Op, cmd.Params)
+	// The id is predictable, so someone may have used it already: an id
+	// is never run twice, whoever ran it.
+	release, o, seen := e.reserve(ctx, &cmd)
+	if seen {
+		return o
+	}
+	defer release()
 	ev := e.commandEvent(EvRequested, &cmd)
 	ev.Command, ev.Params = &cmd, paramsOf(&cmd)
 	if _, err := e.record(ctx, ev); err != nil {

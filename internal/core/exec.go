@@ -114,11 +114,7 @@ func (e *Engine) runBot(ctx context.Context, r *run, id string) Outcome {
 // runFanOut applies stop, pause or quarantine to every bot of a group or
 // the fleet; bots that cannot make the move are skipped and named.
 func (e *Engine) runFanOut(ctx context.Context, r *run) Outcome {
-	st := e.state()
-	ids := st.order
-	if g, ok := strings.CutPrefix(r.cmd.Target, "group:"); ok {
-		ids = st.groups[g]
-	}
+	ids := e.state().botsOf(r.cmd.Target)
 	var moved, skipped, failed []string
 	for _, id := range ids {
 		b := e.state().bot(id)

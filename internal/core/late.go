@@ -45,6 +45,8 @@ type lateRecords struct {
 	// recording spilled events and emptying the spill, or a failed commit
 	// that reached the disk after all, must not record them twice.
 	spilled  []*Event
+	keys     map[string]bool // lateKey of each spilled event
+	times    map[string]bool // their times: most replayed events are ruled out by this alone
 	recorded map[string]bool
 }
 
@@ -57,21 +59,12 @@ func lateKey(ev *Event) string {
 // noteRecorded remembers that the replay met ev, if it is one of the
 // spilled events. Cheap when nothing was spilled (nearly always).
 func (k *lateRecords) noteRecorded(ev *Event) {
-	if k.recorded == nil {
+	if k.recorded == nil || !k.times[ev.Time] {
 		return
 	}
-	if key := lateKey(ev); k.spilledKey(key) {
+	if key := lateKey(ev); k.keys[key] {
 		k.recorded[key] = true
 	}
-}
-
-func (k *lateRecords) spilledKey(key string) bool {
-	for _, s := range k.spilled {
-		if lateKey(s) == key {
-			return true
-		}
-	}
-	return false
 }
 
 // keepLate keeps ev, whose effect was just applied unaudited, for a late
@@ -125,7 +118,10 @@ func (e *Engine) loadSpill() error {
 		k.spilled = append(k.spilled, ev)
 	}
 	if len(k.spilled) > 0 {
-		k.recorded = map[string]bool{}
+		k.keys, k.times, k.recorded = map[string]bool{}, map[string]bool{}, map[string]bool{}
+		for _, ev := range k.spilled {
+			k.keys[lateKey(ev)], k.times[ev.Time] = true, true
+		}
 	}
 	return nil
 }
@@ -135,7 +131,7 @@ func (e *Engine) loadSpill() error {
 func (e *Engine) unspill() {
 	k := &e.late
 	spilled := k.spilled
-	defer func() { k.spilled, k.recorded = nil, nil }()
+	defer func() { k.spilled, k.keys, k.times, k.recorded = nil, nil, nil, nil }()
 	for _, ev := range spilled {
 		if k.recorded[lateKey(ev)] {
 			continue // in the ledger already: recorded late before a crash, or a failed commit that landed

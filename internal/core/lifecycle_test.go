@@ -468,3 +468,20 @@ func TestStop_FailedButTookEffectCompletes(t *testing.T) {
 	}
 	h.ValidateEvents()
 }
+
+// The same for a group's stop: each bot it did not move and that is
+// found stopped completes to IDLE.
+func TestStop_FailedGroupStopButTookEffectCompletes(t *testing.T) {
+	h := coretest.NewEngine(t)
+	h.Healthy()
+	h.Submit(h.Cmd(coretest.Operator, "gamma", core.OpStart, core.Params{Mode: lifecycle.Paper}))
+	h.Driver.FailNext("Stop", context.DeadlineExceeded)
+	if o := h.Submit(h.Cmd(coretest.Operator, "group:alts", core.OpStop, core.Params{})); o.Status != core.StatusFailed {
+		t.Fatalf("group stop that timed out: %+v", o)
+	}
+	h.Driver.MarkStopped("gamma")
+	h.Ticks(core.DeadReadings)
+	if h.State("gamma") != lifecycle.Idle {
+		t.Fatalf("gamma %s, want IDLE", h.State("gamma"))
+	}
+}

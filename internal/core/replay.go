@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/botwarden/botwarden/internal/lifecycle"
 )
@@ -112,10 +111,14 @@ func (e *Engine) settleRecovery(ctx context.Context) {
 func (e *Engine) recordInterrupted(ctx context.Context, p pendingCmd) error {
 	cmd := p.cmd
 	detail := "the service stopped between recording this command's intent and its result; the bot's state is what its last recorded transition says, and reconciliation asks its driver within seconds: a bot doing more than that is quarantined and stopped, and an interrupted stop that took effect is completed to IDLE"
-	if cmd.Op == OpQuarantine {
-		if err := e.completeQuarantine(ctx, &cmd); err != nil {
-			return err
+	if cmd.Op == OpQuarantine && !e.recovery.completed[cmd.CommandID] && e.check(e.state(), &cmd, e.now()) == nil {
+		e.completeQuarantine(ctx, &cmd)
+		if e.recovery.completed == nil {
+			e.recovery.completed = map[string]bool{}
 		}
+		e.recovery.completed[cmd.CommandID] = true
+	}
+	if e.recovery.completed[cmd.CommandID] {
 		detail = "the service stopped between recording this quarantine's intent and its result; it was completed on start: its bots are QUARANTINED (recorded before this) and were sent a stop"
 	}
 	ev := e.commandEvent(EvFailed, &cmd)
@@ -126,32 +129,25 @@ func (e *Engine) recordInterrupted(ctx context.Context, p pendingCmd) error {
 	return err
 }
 
-// completeQuarantine finishes a quarantine a restart interrupted: every
-// bot of its target not QUARANTINED yet is moved there (recorded first,
-// by the system, linked to the command) and sent a stop; a stop that
-// fails is reported stuck. An operator who asked to isolate a bot must
-// not find it, after a crash, in ERROR and startable without a release.
-// Safe to repeat: bots already QUARANTINED are skipped.
-func (e *Engine) completeQuarantine(ctx context.Context, cmd *Command) error {
-	st := e.state()
-	ids := []string{cmd.Target}
-	switch {
-	case cmd.Target == "global":
-		ids = st.order
-	case strings.HasPrefix(cmd.Target, "group:"):
-		ids = st.groups[strings.TrimPrefix(cmd.Target, "group:")]
-	}
-	for _, id := range ids {
+// completeQuarantine finishes a quarantine a restart interrupted (callers
+// check first that it would still be allowed: its intent is recorded
+// before its check, and a refused one must not be carried out): every bot of its target not
+// QUARANTINED yet is moved there (recorded by the system, linked to the
+// command; applied unaudited and recorded late if the ledger refuses, as
+// a quarantine always is) and sent a stop; a stop that fails is reported
+// stuck. An operator who asked to isolate a bot must not find it, after a
+// crash, in ERROR and startable without a release. Safe to repeat: bots
+// already QUARANTINED are skipped.
+func (e *Engine) completeQuarantine(ctx context.Context, cmd *Command) {
+	for _, id := range e.state().botsOf(cmd.Target) {
 		b := e.state().bot(id)
-		if b == nil || b.state == lifecycle.Quarantined {
+		if b.state == lifecycle.Quarantined {
 			continue
 		}
 		ev := systemEvent(EvTransition, id)
 		ev.From, ev.To, ev.CommandID = b.state, lifecycle.Quarantined, cmd.CommandID
 		ev.Cause = "quarantine " + cmd.CommandID + " was interrupted by a restart; completed on start"
-		if _, err := e.record(ctx, ev); err != nil {
-			return err
-		}
+		e.emit(ctx, nil, ev)
 		if b.state == lifecycle.Idle || b.state == lifecycle.Created {
 			continue
 		}
@@ -162,7 +158,6 @@ func (e *Engine) completeQuarantine(ctx context.Context, cmd *Command) error {
 			e.reportStuck(ctx, e.stuckQuarantined(id, err))
 		}
 	}
-	return nil
 }
 
 // openChallenges returns the open challenges, oldest first.

@@ -3,6 +3,7 @@ package core
 import (
 	"maps"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/botwarden/botwarden/internal/lifecycle"
@@ -117,6 +118,20 @@ func (s *state) bot(id string) *botState {
 	return nil
 }
 
+// botsOf lists the bots a target names: one bot, a group's, or the
+// fleet's (global), in the config's order. The slice is shared.
+func (s *state) botsOf(target string) []string {
+	switch {
+	case target == "global":
+		return s.order
+	case strings.HasPrefix(target, "group:"):
+		return s.groups[strings.TrimPrefix(target, "group:")]
+	case s.bot(target) != nil:
+		return []string{target}
+	}
+	return nil
+}
+
 // challenge returns a challenge (open or ended) as of this state. The
 // value is shared: callers must not modify it.
 func (s *state) challenge(id string) *Challenge {
@@ -220,10 +235,8 @@ func (s *state) applyResult(seq uint64, ev *Event) {
 	if ev.Op == OpApply && ev.ConfigVersion != "" {
 		s.withBot(ev.Target, func(b *botState) { b.configVersion = ev.ConfigVersion })
 	}
-	if ev.Op == OpStop && (ev.Reason == ReasonInterrupted || ev.Reason == ReasonDriver) {
-		// A stop whose driver call failed (a timeout, say) may have taken
-		// effect all the same, like one a crash interrupted.
-		s.withBot(ev.Target, func(b *botState) { b.cutStop = interruptedStop{ev.CommandID, parseTime(ev.Time)} })
+	if ev.Op == OpStop {
+		s.applyStopResult(ev)
 	}
 	if old := s.challenges[ev.ChallengeID]; old != nil {
 		ch := copyChallenge(old)
@@ -232,6 +245,26 @@ func (s *state) applyResult(seq uint64, ev *Event) {
 			ch.EndedBy = ch.Approvals[len(ch.Approvals)-1].Actor
 		}
 		s.withChallenge(ch)
+	}
+}
+
+// applyStopResult follows what a stop's result says of its bots (one, a
+// group's or the fleet's). A stop whose driver call failed (a timeout,
+// say) may have taken effect all the same, like one a crash interrupted:
+// each bot it did not move is marked, so one found not alive soon after
+// is completed to IDLE, not taken for a crash. A stop applied to a
+// QUARANTINED bot (sent again) clears its stuck report.
+func (s *state) applyStopResult(ev *Event) {
+	cut := ev.Reason == ReasonInterrupted || ev.Reason == ReasonDriver
+	applied := ev.Outcome == string(StatusApplied)
+	for _, id := range s.botsOf(ev.Target) {
+		b := s.bot(id)
+		switch {
+		case cut && (b.state.IsRunning() || b.state == lifecycle.Paused):
+			s.withBot(id, func(b *botState) { b.cutStop = interruptedStop{ev.CommandID, parseTime(ev.Time)} })
+		case applied && b.state == lifecycle.Quarantined && b.stuck:
+			s.withBot(id, func(b *botState) { b.stuck = false })
+		}
 	}
 }
 

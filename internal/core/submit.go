@@ -95,6 +95,10 @@ func (e *Engine) scrub(cmd *Command) error {
 	return nil
 }
 
+// Redact returns text people sent with its secrets replaced
+// (Deps.Scrubber), for adapters that record it themselves.
+func (e *Engine) Redact(text string) string { return e.redacted(text) }
+
 // redacted is text people typed, with its secrets replaced (Deps.Scrubber).
 func (e *Engine) redacted(s string) string {
 	if e.deps.Scrubber == nil {
