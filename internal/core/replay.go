@@ -129,15 +129,15 @@ func (e *Engine) recordInterrupted(ctx context.Context, p pendingCmd) error {
 	return err
 }
 
-// completeQuarantine finishes a quarantine a restart interrupted (callers
+// completeQuarantine finishes a quarantine a restart interrupted. Callers
 // check first that it would still be allowed: its intent is recorded
-// before its check, and a refused one must not be carried out): every bot of its target not
-// QUARANTINED yet is moved there (recorded by the system, linked to the
-// command; applied unaudited and recorded late if the ledger refuses, as
-// a quarantine always is) and sent a stop; a stop that fails is reported
-// stuck. An operator who asked to isolate a bot must not find it, after a
-// crash, in ERROR and startable without a release. Safe to repeat: bots
-// already QUARANTINED are skipped.
+// before its check, and a refused one must not be carried out. Every bot
+// of its target not QUARANTINED yet is moved there (recorded by the
+// system, linked to the command; applied unaudited and recorded late if
+// the ledger refuses, as a quarantine always is) and sent a stop; a stop
+// that fails is reported stuck. An operator who asked to isolate a bot
+// must not find it, after a crash, in ERROR and startable without a
+// release. Safe to repeat: bots already QUARANTINED are skipped.
 func (e *Engine) completeQuarantine(ctx context.Context, cmd *Command) {
 	for _, id := range e.state().botsOf(cmd.Target) {
 		b := e.state().bot(id)
